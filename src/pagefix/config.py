@@ -1,0 +1,109 @@
+"""The pipeline configuration: the reference's YAML keys (`paddlex_config`) plus pagefix's own.
+
+    pipeline_name: doc_preprocessor
+    use_doc_orientation_classify: True
+    use_doc_unwarping: True
+    batch_size: 1
+    SubModules:
+      DocOrientationClassify: {model_name: PP-LCNet_x1_0_doc_ori, model_dir: null, batch_size: 8}
+      DocUnwarping: {model_name: UVDoc, model_dir: null}
+    Limits: {max_pixels: 100000000, pdf_render_scale: 2.0, ...}   # pagefix: see limits.py
+    Serving: {visualize: true, extra: {max_num_input_imgs: 10}}    # used by `pagefix serve`
+
+Explicit constructor arguments win over the file, the file wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .limits import Limits
+
+__all__ = ["PipelineConfig", "load_config"]
+
+
+@dataclass
+class PipelineConfig:
+    use_doc_orientation_classify: bool = True
+    use_doc_unwarping: bool = True
+    doc_orientation_classify_model_name: str | None = None
+    doc_orientation_classify_model_dir: str | None = None
+    doc_unwarping_model_name: str | None = None
+    doc_unwarping_model_dir: str | None = None
+    #: Pages taken from the input stream together (classifier batch).
+    batch_size: int = 1
+    device: str | None = None
+    precision: str = "fp32"
+    cpu_threads: int | None = None
+    enable_hpi: bool = False
+    use_tensorrt: bool = False
+    enable_mkldnn: bool | None = None
+    mkldnn_cache_capacity: int | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
+
+    def merged(self, **explicit: Any) -> PipelineConfig:
+        """A copy with every non-None explicit setting applied."""
+        names = {f.name for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in explicit.items():
+            if key not in names:
+                raise ConfigError(f"unknown setting {key!r}")
+            if value is not None:
+                values[key] = value
+        if int(values["batch_size"]) < 1:
+            raise ConfigError("batch_size must be >= 1")
+        return PipelineConfig(**values)
+
+    def build_limits(self) -> Limits:
+        try:
+            return Limits.from_env(**self.limits)
+        except TypeError as exc:
+            raise ConfigError(f"invalid Limits section: {exc}") from exc
+
+
+def load_config(source: str | os.PathLike[str] | dict[str, Any] | None) -> PipelineConfig:
+    """Read a pipeline YAML (or an already parsed dict) with the reference's keys."""
+    if source is None:
+        return PipelineConfig()
+    if isinstance(source, dict):
+        raw = source
+    else:
+        path = Path(source).expanduser()
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("the pipeline configuration must be a mapping")
+    sub = raw.get("SubModules") or {}
+    orientation = sub.get("DocOrientationClassify") or {}
+    unwarping = sub.get("DocUnwarping") or {}
+    values: dict[str, Any] = {
+        "use_doc_orientation_classify": raw.get("use_doc_orientation_classify"),
+        "use_doc_unwarping": raw.get("use_doc_unwarping"),
+        "doc_orientation_classify_model_name": orientation.get("model_name"),
+        "doc_orientation_classify_model_dir": orientation.get("model_dir"),
+        "doc_unwarping_model_name": unwarping.get("model_name"),
+        "doc_unwarping_model_dir": unwarping.get("model_dir"),
+        "batch_size": raw.get("batch_size") or orientation.get("batch_size"),
+    }
+    for key in ("device", "precision", "cpu_threads", "enable_hpi", "use_tensorrt", "enable_mkldnn",
+                "mkldnn_cache_capacity"):
+        values[key] = raw.get(key)
+    config = PipelineConfig().merged(**values)
+    limits = raw.get("Limits") or {}
+    serving = raw.get("Serving") or {}
+    if not isinstance(limits, dict) or not isinstance(serving, dict):
+        raise ConfigError("Limits and Serving must be mappings")
+    config.limits = dict(limits)
+    config.serving = dict(serving)
+    return config

@@ -1,0 +1,24 @@
+"""The input layer: any source to a stream of `Page(image, input_path, page_index)`."""
+
+from .decode import check_pixels, decode_image
+from .fetch import fetch_url, is_url
+from .formats import ALLOWED_FORMATS, sniff_format
+from .page import Page, PageFailure
+from .pdf import iter_pdf_pages
+from .sources import IMAGE_SUFFIXES, iter_pages, list_directory, pages_from_bytes
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "IMAGE_SUFFIXES",
+    "Page",
+    "PageFailure",
+    "check_pixels",
+    "decode_image",
+    "fetch_url",
+    "is_url",
+    "iter_pages",
+    "iter_pdf_pages",
+    "list_directory",
+    "pages_from_bytes",
+    "sniff_format",
+]

@@ -1,0 +1,111 @@
+"""Render PDF pages one at a time with pypdfium2, under the page, size and password rules.
+
+Pages are rendered lazily, so a 500-page PDF never sits in memory at once. PDFium is not
+thread-safe: every call into it holds one process-wide lock (not across yields).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pypdfium2 as pdfium
+
+from ..errors import InputError, LimitExceededError, PagefixError, PasswordProtectedError
+from ..limits import Limits
+
+__all__ = ["iter_pdf_pages", "pdf_render_scale"]
+
+logger = logging.getLogger(__name__)
+
+PDFIUM_LOCK = threading.RLock()
+_FPDF_ERR_PASSWORD = 4
+
+RenderedPage = tuple[int, "np.ndarray | PagefixError"]
+
+
+def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float:
+    """The scale to render a page at: the configured one, lowered to fit `max_pixels`."""
+    if not (math.isfinite(width_pt) and math.isfinite(height_pt)) or width_pt <= 0 or height_pt <= 0:
+        raise InputError(f"PDF page has an invalid size {width_pt}x{height_pt} pt")
+    scale = limits.pdf_render_scale
+    if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= limits.max_pixels:
+        return scale
+    # ceil() makes the rendered size a step function of the scale: shrink until it fits.
+    fitted = math.sqrt(limits.max_pixels / (width_pt * height_pt))
+    while fitted > 0 and math.ceil(width_pt * fitted) * math.ceil(height_pt * fitted) > limits.max_pixels:
+        fitted *= 0.999
+    if fitted < limits.pdf_min_render_scale:
+        raise LimitExceededError(
+            f"PDF page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered under the limit of "
+            f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}"
+        )
+    logger.warning(
+        "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",
+        width_pt, height_pt, fitted, scale, limits.max_pixels / 1e6,
+    )
+    return fitted
+
+
+def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> Iterator[RenderedPage]:
+    """Yield (page index, BGR page or the error of that page) for each page, in order."""
+    document = _open(source)
+    try:
+        with PDFIUM_LOCK:
+            n_pages = len(document)
+        if n_pages <= 0:
+            raise InputError("PDF has no pages")
+        if limits.max_pdf_pages is not None and n_pages > limits.max_pdf_pages:
+            logger.warning(
+                "PDF has %d pages; only the first %d are processed (Limits.max_pdf_pages)",
+                n_pages, limits.max_pdf_pages,
+            )
+            n_pages = limits.max_pdf_pages
+        for index in range(n_pages):
+            try:
+                yield index, _render(document, index, limits)
+            except PagefixError as exc:
+                yield index, exc
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
+
+
+def _open(source: bytes | str | os.PathLike[str]) -> pdfium.PdfDocument:
+    with PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(source)
+        except pdfium.PdfiumError as exc:
+            if getattr(exc, "err_code", None) == _FPDF_ERR_PASSWORD or "password" in str(exc).lower():
+                raise PasswordProtectedError("PDF is password protected") from exc
+            raise InputError(f"not a readable PDF: {exc}") from exc
+        try:
+            document.init_forms()
+        except pdfium.PdfiumError:
+            logger.debug("PDF forms could not be initialised; rendering without them")
+        return document
+
+
+def _render(document: pdfium.PdfDocument, index: int, limits: Limits) -> np.ndarray:
+    with PDFIUM_LOCK:
+        try:
+            page = document[index]
+        except (pdfium.PdfiumError, IndexError) as exc:
+            raise InputError(f"PDF page {index} cannot be loaded: {exc}") from exc
+        try:
+            width, height = page.get_size()
+            scale = pdf_render_scale(width, height, limits)
+            bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
+            try:
+                # pypdfium2 renders BGR by default: already the pipeline's channel order.
+                return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+            finally:
+                bitmap.close()
+        except pdfium.PdfiumError as exc:
+            raise InputError(f"PDF page {index} cannot be rendered: {exc}") from exc
+        finally:
+            page.close()

@@ -1,0 +1,148 @@
+"""Turn anything a user may pass (array, bytes, path, URL, directory, list) into pages.
+
+Every source goes through the same gate: bytes are sniffed (`formats`), images decoded by
+`decode`, PDFs rendered by `pdf`, URLs fetched by `fetch`. A source that fails becomes a
+`PageFailure` in the stream, so the sources after it are still read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from ..errors import InputError, LimitExceededError, PagefixError
+from ..limits import Limits
+from .decode import array_to_bgr, decode_image, has_exif_turn
+from .fetch import fetch_url, is_url
+from .formats import sniff_format
+from .page import Page, PageFailure
+from .pdf import iter_pdf_pages
+
+__all__ = ["IMAGE_SUFFIXES", "Source", "iter_pages", "list_directory", "pages_from_bytes"]
+
+#: What a directory listing picks up; the format itself is still decided from the bytes.
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pdf"}
+)
+
+Source = Union[np.ndarray, bytes, str, os.PathLike, Iterable[Any]]
+PageOrFailure = Union[Page, PageFailure]
+
+
+def iter_pages(source: Source, limits: Limits | None = None) -> Iterator[PageOrFailure]:
+    """Yield the pages of `source` in order; failures come as `PageFailure` items.
+
+    >>> [p.page_index for p in iter_pages("report.pdf")]  # doctest: +SKIP
+    [0, 1, 2]
+    """
+    limits = limits or Limits()
+    if isinstance(source, (Page, PageFailure)):  # already decoded by a front end
+        yield source
+    elif isinstance(source, np.ndarray):
+        yield _array_page(source)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        yield from pages_from_bytes(bytes(source), None, limits)
+    elif isinstance(source, (str, os.PathLike)):
+        yield from _path_pages(os.fspath(source), limits)
+    elif isinstance(source, Iterable):
+        for item in source:
+            if isinstance(item, (list, tuple)) and not isinstance(item, np.ndarray):
+                yield PageFailure(None, None, InputError("nested lists are not accepted as input"))
+                continue
+            yield from iter_pages(item, limits)
+    else:
+        yield PageFailure(None, None, InputError(f"unsupported input type {type(source).__name__}"))
+
+
+def _array_page(array: np.ndarray) -> PageOrFailure:
+    try:
+        return Page(array_to_bgr(array))
+    except PagefixError as exc:
+        return PageFailure(None, None, exc)
+
+
+def _path_pages(text: str, limits: Limits) -> Iterator[PageOrFailure]:
+    if is_url(text):
+        try:
+            data = fetch_url(text, limits)
+        except PagefixError as exc:
+            yield PageFailure(text, None, exc)
+            return
+        yield from pages_from_bytes(data, text, limits)
+        return
+    path = Path(text).expanduser()
+    if path.is_dir():
+        for file in list_directory(path):
+            yield from _file_pages(file, limits)
+        return
+    yield from _file_pages(path, limits, shown=text)
+
+
+def list_directory(root: Path) -> list[Path]:
+    """Image and PDF files under `root`, recursively, in sorted order."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in files:
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                found.append(Path(folder) / name)
+    return sorted(found)
+
+
+def _file_pages(path: Path, limits: Limits, shown: str | None = None) -> Iterator[PageOrFailure]:
+    name = shown or str(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InputError("not a regular file")
+    except FileNotFoundError:
+        yield PageFailure(name, None, InputError("no such file or directory"))
+        return
+    except PagefixError as exc:
+        yield PageFailure(name, None, exc)
+        return
+    except OSError as exc:
+        yield PageFailure(name, None, InputError(f"cannot read file: {exc.strerror or exc}"))
+        return
+    if size > limits.max_file_bytes:
+        yield PageFailure(name, None, LimitExceededError(
+            f"file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
+            "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+        ))
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield PageFailure(name, None, InputError(f"cannot read file: {exc.strerror or exc}"))
+        return
+    yield from pages_from_bytes(data, name, limits)
+
+
+def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits) -> Iterator[PageOrFailure]:
+    """Decode one file's bytes (image or PDF) into its pages."""
+    try:
+        if len(data) > limits.max_file_bytes:
+            raise LimitExceededError(f"file is over the limit of {limits.max_file_bytes} bytes")
+        fmt = sniff_format(data[:1024])
+        if fmt == "pdf":
+            for index, page in iter_pdf_pages(data, limits):
+                yield _page_or_failure(page, input_path, index, "pdf")
+            return
+        encoded = data if fmt == "jpeg" and not has_exif_turn(data) else None
+        for index, frame in decode_image(data, limits, fmt):
+            item = _page_or_failure(frame, input_path, index, fmt)
+            if isinstance(item, Page) and index is None:
+                item.encoded = encoded
+            yield item
+    except PagefixError as exc:
+        yield PageFailure(input_path, None, exc)
+
+
+def _page_or_failure(page: np.ndarray | PagefixError, path: str | None, index: int | None, fmt: str) -> PageOrFailure:
+    if isinstance(page, PagefixError):
+        return PageFailure(path, index, page)
+    return Page(page, path, index, source_format=fmt)

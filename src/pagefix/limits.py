@@ -1,0 +1,94 @@
+"""Every input limit of pagefix, with its default, in one place.
+
+A `Limits` travels from the front end into the input layer. Defaults are chosen so that one page
+stays well under 2 GiB of peak memory through the whole pipeline; each can be changed with the
+constructor, a pipeline YAML (`Limits:` section) or the environment variable named below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Limits"]
+
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: Pixels per decoded image or rendered PDF page (width x height). Checked from the header,
+    #: before any decoder allocates. 100 MP keeps a page under ~1.5 GB through the pipeline.
+    max_pixels: int = 100_000_000
+    #: Bytes per input file, local or downloaded.
+    max_file_bytes: int = 512 * _MiB
+    #: Frames read from one multi-frame TIFF.
+    max_frames: int = 1000
+    #: Pages rendered from one PDF (None: no limit). The HTTP service lowers this to 10.
+    max_pdf_pages: int | None = 10_000
+    #: PDF render scale; 2.0 = 144 DPI like the reference. Lowered (with a warning) for a page whose
+    #: rendered size would exceed `max_pixels`.
+    pdf_render_scale: float = 2.0
+    #: Smallest scale a PDF page may be lowered to before it is refused.
+    pdf_min_render_scale: float = 0.1
+    #: Seconds to connect, and between two reads, when fetching a URL.
+    fetch_timeout: float = 10.0
+    #: Seconds for a whole download, however the server trickles.
+    fetch_deadline: float = 60.0
+    #: Redirects followed per download (each is re-checked).
+    max_redirects: int = 3
+    #: Whether URLs may resolve to loopback/private/link-local addresses. True for the CLI and
+    #: the Python API (your own network); the HTTP service sets False.
+    allow_private_urls: bool = True
+    #: Hosts (names or addresses) a URL may reach even when private addresses are refused.
+    allowed_hosts: tuple[str, ...] = ()
+
+    #: Environment variables that override a default: PAGEFIX_MAX_PIXELS, ...
+    ENV_PREFIX = "PAGEFIX_"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Limits:
+        """Defaults, then `PAGEFIX_<FIELD>` environment variables, then `overrides`."""
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = os.environ.get(cls.ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _parse(field.name, field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None or k == "max_pdf_pages"})
+        return cls(**values).validated()
+
+    def replace(self, **changes: Any) -> Limits:
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes).validated()
+
+    def validated(self) -> Limits:
+        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_redirects"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"limit {name} must be >= 0")
+        if self.max_pdf_pages is not None and self.max_pdf_pages < 1:
+            raise ConfigError("limit max_pdf_pages must be >= 1 or null")
+        if not 0 < self.pdf_min_render_scale <= self.pdf_render_scale:
+            raise ConfigError("pdf_render_scale must be > 0 and >= pdf_min_render_scale")
+        return self
+
+
+def _parse(name: str, annotation: Any, raw: str) -> Any:
+    text = str(annotation)
+    try:
+        if text.startswith("bool"):
+            return raw.strip().lower() in {"1", "true", "yes", "y", "t"}
+        if text.startswith("tuple"):
+            return tuple(h.strip() for h in raw.split(",") if h.strip())
+        if raw.strip().lower() in {"none", "null", ""} and "None" in text:
+            return None
+        if text.startswith("float"):
+            return float(raw)
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable PAGEFIX_{name.upper()}={raw!r} is not valid") from exc

@@ -1,0 +1,71 @@
+"""Encoding pages to files and writing them so that a crash never leaves a half file that looks done."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import PagefixError
+
+__all__ = ["OutputError", "encode_image", "image_suffix", "write_atomic"]
+
+_ENCODE_PARAMS = {
+    ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+    ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+    # Level 1: five times faster than the default on a 12 MP page, about 10% larger.
+    ".png": [cv2.IMWRITE_PNG_COMPRESSION, 1],
+    ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95],
+    ".bmp": [],
+    ".tif": [],
+    ".tiff": [],
+}
+
+
+class OutputError(PagefixError):
+    """A result could not be written (read-only or full disk, bad path)."""
+
+
+def image_suffix(name: str | None, default: str = ".png") -> str:
+    """The suffix results are saved with: the input's own when it is an image suffix we write."""
+    suffix = Path(name).suffix.lower() if name else ""
+    return suffix if suffix in _ENCODE_PARAMS else default
+
+
+def encode_image(image: np.ndarray, suffix: str, jpeg_quality: int | None = None) -> bytes:
+    """Encode a BGR uint8 image to the format named by `suffix` ('.png', '.jpg', ...)."""
+    suffix = suffix.lower()
+    if suffix not in _ENCODE_PARAMS:
+        raise OutputError(f"cannot write images as {suffix!r}; use one of {', '.join(sorted(_ENCODE_PARAMS))}")
+    params = list(_ENCODE_PARAMS[suffix])
+    if jpeg_quality is not None and suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+    ok, buffer = cv2.imencode(suffix, image, params)
+    if not ok:
+        raise OutputError(f"OpenCV could not encode a {image.shape} image as {suffix}")
+    return buffer.tobytes()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path`, flush it, then rename it into place."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target

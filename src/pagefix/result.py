@@ -1,0 +1,161 @@
+"""The result of one page: typed fields, the reference's mapping keys, and the reference's verbs
+(`print`, `save_to_json`, `save_to_img`, `.json`, `.img`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+from PIL import Image
+
+from .outputs import encode_image, image_suffix, write_atomic
+from .visualize import compose_panels
+
+__all__ = ["PageResult"]
+
+_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle")
+_MAPPING_KEYS = _JSON_KEYS + ("angle_score", "input_img", "rot_img", "output_img")
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True, eq=False)
+class PageResult(Mapping[str, Any]):
+    """One processed page. Also a read-only mapping with the reference's keys, so
+    `result["output_img"]` is the corrected page (BGR uint8).
+
+    >>> result = DocPreprocessor().predict("photo.jpg")[0]  # doctest: +SKIP
+    >>> result.angle, result.output_img.shape  # doctest: +SKIP
+    (180, (3024, 4032, 3))
+    """
+
+    input_path: str | None
+    page_index: int | None
+    model_settings: dict[str, bool]
+    #: Clockwise turn of the input's content, undone in `rot_img`: 0/90/180/270, or -1 when
+    #: classification was off.
+    angle: int
+    #: The classifier's probability for `angle` (None when classification was off).
+    angle_score: float | None
+    input_img: np.ndarray
+    rot_img: np.ndarray
+    output_img: np.ndarray
+    _name: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._name:
+            object.__setattr__(self, "_name", _base_name(self.input_path, self.page_index))
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _MAPPING_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MAPPING_KEYS)
+
+    def __len__(self) -> int:
+        return len(_MAPPING_KEYS)
+
+    # A result holds arrays: compare by identity, not by the Mapping mixin's item equality.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"PageResult({self.to_dict()!r})"
+
+    # -- the reference's verbs -------------------------------------------------------------------
+
+    ok = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON fields of the reference, no pixels."""
+        return {
+            "input_path": self.input_path,
+            "page_index": self.page_index,
+            "model_settings": dict(self.model_settings),
+            "angle": self.angle,
+        }
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return {"res": self.to_dict()}
+
+    @property
+    def img(self) -> dict[str, Image.Image]:
+        """`{"preprocessed_img": PIL.Image}`: input, rotated and unwarped pages side by side."""
+        settings = self.model_settings
+        panels = [
+            (self.input_img, "Original Image"),
+            (self.rot_img, f"Rotated Image ({settings['use_doc_orientation_classify']}, {self.angle})"),
+            (self.output_img, f"Unwarping Image ({settings['use_doc_unwarping']})"),
+        ]
+        return {"preprocessed_img": compose_panels(panels)}
+
+    @property
+    def base_name(self) -> str:
+        """The stem saved files are named after: input stem, `_{page}` for PDF pages and TIFF frames."""
+        return self._name
+
+    def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
+        if format_json:
+            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+        else:
+            print(self.json)
+
+    def save_to_json(self, save_path: str | os.PathLike[str], indent: int = 4, ensure_ascii: bool = False) -> Path:
+        """Write the JSON fields to `save_path` (a `.json` file, or a directory: `{base}.json`)."""
+        target = _target(save_path, (".json",), f"{self._name}.json")
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=ensure_ascii)
+        return write_atomic(target, text.encode("utf-8"))
+
+    def save_to_img(self, save_path: str | os.PathLike[str]) -> Path:
+        """Write the three-panel picture (`{base}_doc_preprocessor_res_img.{ext}` in a directory)."""
+        name = f"{self._name}_doc_preprocessor_res_img{self._suffix}"
+        target = _target(save_path, _IMAGE_SUFFIXES, name)
+        panels = np.asarray(self.img["preprocessed_img"])[:, :, ::-1]
+        return write_atomic(target, encode_image(np.ascontiguousarray(panels), target.suffix))
+
+    def save_output(self, save_path: str | os.PathLike[str]) -> Path:
+        """Write the corrected page itself (`{base}_doc_preprocessor_out.{ext}` in a directory)."""
+        name = f"{self._name}_doc_preprocessor_out{self._suffix}"
+        target = _target(save_path, _IMAGE_SUFFIXES, name)
+        return write_atomic(target, encode_image(self.output_img, target.suffix))
+
+    def save_all(self, save_path: str | os.PathLike[str]) -> list[Path]:
+        return [self.save_to_json(save_path), self.save_to_img(save_path), self.save_output(save_path)]
+
+    @property
+    def _suffix(self) -> str:
+        # PDF pages have no image suffix of their own: PNG, lossless.
+        return image_suffix(_source_name(self.input_path)) if self.input_path else ".png"
+
+
+def _target(save_path: str | os.PathLike[str], file_suffixes: tuple[str, ...], name: str) -> Path:
+    path = Path(save_path)
+    if path.suffix.lower() in file_suffixes:
+        return path
+    return path / name
+
+
+def _source_name(input_path: str) -> str:
+    if input_path.startswith(("http://", "https://")):
+        return unquote(urlsplit(input_path).path.rsplit("/", 1)[-1])
+    return os.path.basename(input_path)
+
+
+def _base_name(input_path: str | None, page_index: int | None) -> str:
+    if input_path is None:
+        # As the reference: arrays have no name, so a time stamp and a random number.
+        return f"{int(time.time())}_{random.randint(1000, 9999)}"
+    stem = Path(_source_name(input_path)).stem or "page"
+    return f"{stem}_{page_index}" if page_index is not None else stem
