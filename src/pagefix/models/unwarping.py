@@ -13,7 +13,7 @@ from ..errors import LimitExceededError
 from .runtime import OnnxRunner, Runner, RuntimeOptions
 from .store import ModelFiles
 
-__all__ = ["Unwarper", "align_corners_matrix", "apply_grid", "grid_to_pixel_maps"]
+__all__ = ["Unwarper", "align_corners_matrix", "apply_grid", "grid_to_nodes", "grid_to_pixel_maps", "margin_pixels"]
 
 # cv2.remap addresses pixels with signed 16-bit coordinates.
 _REMAP_MAX_SIDE = 32767
@@ -21,14 +21,20 @@ _REMAP_MAX_SIDE = 32767
 _TILE_ROWS = 512
 
 
-def align_corners_matrix(n_out: int, n_in: int) -> np.ndarray:
+def align_corners_matrix(n_out: int, n_in: int, span: int | None = None, offset: int = 0) -> np.ndarray:
     """Linear interpolation weights [n_out, n_in] that put the first and last samples on the
-    first and last nodes (PyTorch's align_corners=True)."""
+    first and last nodes (PyTorch's align_corners=True).
+
+    With `span` and `offset`, output sample `offset` sits on the first node and `offset + span - 1`
+    on the last; samples outside that range extend the first or last interval linearly (the grid
+    extrapolated into a margin).
+    """
+    span = n_out if span is None else span
     weights = np.zeros((n_out, n_in), dtype=np.float64)
-    if n_in == 1 or n_out == 1:
+    if n_in == 1 or span == 1:
         weights[:, 0] = 1.0
         return weights
-    position = np.arange(n_out, dtype=np.float64) * (n_in - 1) / (n_out - 1)
+    position = (np.arange(n_out, dtype=np.float64) - offset) * (n_in - 1) / (span - 1)
     left = np.clip(np.floor(position).astype(np.int64), 0, n_in - 2)
     frac = position - left
     rows = np.arange(n_out)
@@ -37,21 +43,28 @@ def align_corners_matrix(n_out: int, n_in: int) -> np.ndarray:
     return weights
 
 
+def grid_to_nodes(grid: np.ndarray, source_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The source pixel coordinates (x, y), each [gh, gw], of the nodes of a [2, gh, gw] grid in
+    [-1, 1] (grid_sample convention: -1/1 = the centres of the first/last source pixels)."""
+    src_h, src_w = source_shape
+    grid = np.asarray(grid, dtype=np.float64)
+    return (grid[0] + 1.0) * 0.5 * (src_w - 1), (grid[1] + 1.0) * 0.5 * (src_h - 1)
+
+
 def grid_to_pixel_maps(
-    grid: np.ndarray, source_shape: tuple[int, int], out_shape: tuple[int, int], rows: slice | None = None
+    grid: np.ndarray, source_shape: tuple[int, int], out_shape: tuple[int, int], rows: slice | None = None,
+    margin: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Source pixel coordinates (map_x, map_y) for the output rows `rows`.
 
-    `grid` is [2, gh, gw] with x, y in [-1, 1] (grid_sample convention, -1/1 = the centres of the
-    first/last source pixels); it is upsampled to `out_shape` with align-corners weights.
+    The grid is upsampled to `out_shape` (h, w) with align-corners weights; `margin` (x, y) adds
+    that many output pixels on each side, where the grid is extrapolated linearly.
     """
-    src_h, src_w = source_shape
     out_h, out_w = out_shape
-    grid = np.asarray(grid, dtype=np.float64)
-    px = (grid[0] + 1.0) * 0.5 * (src_w - 1)
-    py = (grid[1] + 1.0) * 0.5 * (src_h - 1)
-    cols = align_corners_matrix(out_w, grid.shape[2]).T  # [gw, out_w]
-    row_weights = align_corners_matrix(out_h, grid.shape[1])
+    mx, my = margin
+    px, py = grid_to_nodes(grid, source_shape)
+    cols = align_corners_matrix(out_w + 2 * mx, grid.shape[2], out_w, mx).T  # [gw, out_w + 2 mx]
+    row_weights = align_corners_matrix(out_h + 2 * my, grid.shape[1], out_h, my)
     if rows is not None:
         row_weights = row_weights[rows]
     map_x = (row_weights @ (px @ cols)).astype(np.float32)
@@ -61,25 +74,36 @@ def grid_to_pixel_maps(
 
 def apply_grid(
     image: np.ndarray, grid: np.ndarray, out_shape: tuple[int, int] | None = None,
-    fill: int | tuple[int, int, int] = 0,
+    fill: int | tuple[int, int, int] = 0, margin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
-    """Resample `image` (uint8, HxWxC) through `grid`; points outside the page get `fill`."""
+    """Resample `image` (uint8, HxWxC) through `grid`; points outside the page get `fill`.
+
+    The result is `out_shape` (default: the image's size) plus `margin` (x, y) pixels on each side.
+    """
     src_h, src_w = image.shape[:2]
     out_h, out_w = out_shape or (src_h, src_w)
-    if max(src_h, src_w, out_h, out_w) >= _REMAP_MAX_SIDE:
+    full_h, full_w = out_h + 2 * margin[1], out_w + 2 * margin[0]
+    if max(src_h, src_w, full_h, full_w) >= _REMAP_MAX_SIDE:
         raise LimitExceededError(
-            f"a page of {src_w}x{src_h} px cannot be unwarped: sides must be under {_REMAP_MAX_SIDE} px"
+            f"a page of {src_w}x{src_h} px cannot be unwarped to {full_w}x{full_h} px: "
+            f"sides must be under {_REMAP_MAX_SIDE} px"
         )
-    output = np.empty((out_h, out_w) + image.shape[2:], dtype=image.dtype)
+    output = np.empty((full_h, full_w) + image.shape[2:], dtype=image.dtype)
     border = fill if isinstance(fill, tuple) else (fill, fill, fill)
-    for start in range(0, out_h, _TILE_ROWS):
-        rows = slice(start, min(out_h, start + _TILE_ROWS))
-        map_x, map_y = grid_to_pixel_maps(grid, (src_h, src_w), (out_h, out_w), rows)
+    for start in range(0, full_h, _TILE_ROWS):
+        rows = slice(start, min(full_h, start + _TILE_ROWS))
+        map_x, map_y = grid_to_pixel_maps(grid, (src_h, src_w), (out_h, out_w), rows, margin)
         cv2.remap(
             image, map_x, map_y, cv2.INTER_LINEAR, dst=output[rows],
             borderMode=cv2.BORDER_CONSTANT, borderValue=border,
         )
     return output
+
+
+def margin_pixels(shape: tuple[int, int], keep_margin: float) -> tuple[int, int]:
+    """The (x, y) margin in pixels that `keep_margin` (a fraction of the page size) adds per side."""
+    h, w = shape
+    return round(keep_margin * w), round(keep_margin * h)
 
 
 class Unwarper:
@@ -117,8 +141,13 @@ class Unwarper:
         grids = self.runner(batch)[0]
         return [np.asarray(g, dtype=np.float32) for g in grids]
 
-    def unwarp(self, image: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
-        """The unwarped page, same size as the input (as the reference)."""
+    def unwarp(
+        self, image: np.ndarray, grid: np.ndarray | None = None, keep_margin: float = 0.0,
+        fill: int | tuple[int, int, int] = 0,
+    ) -> np.ndarray:
+        """The unwarped page, same size as the input (as the reference), plus `keep_margin` (a
+        fraction of the width and height) on each side where the grid is extrapolated, so the
+        page edges UVDoc cuts off are kept; what lies outside the photo gets `fill`."""
         if grid is None:
             grid = self.predict_grids([image])[0]
-        return apply_grid(image, grid)
+        return apply_grid(image, grid, fill=fill, margin=margin_pixels(image.shape[:2], keep_margin))

@@ -1,0 +1,105 @@
+"""Is a page warped at all? UVDoc, run on the page padded with a dark frame, returns a grid; how far
+that grid is from a plain perspective view (a homography) tells flat pages from warped ones.
+
+Why a padded probe: UVDoc was trained on tightly cropped pages, so on a full-frame scan it invents a
+page border inside the page and its grid bends. With a frame around it, a flat page's border is
+where the frame starts and the grid comes out close to the identity; a curled or folded page still
+gets a curved grid. The grid of the unpadded page cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .unwarping import Unwarper
+
+__all__ = [
+    "PROBE_FILL",
+    "PROBE_PAD",
+    "WarpProbe",
+    "homography_residual",
+    "identity_distance",
+    "pad_for_probe",
+    "probe_nodes",
+    "warp_probes",
+]
+
+#: Frame added on each side, as a fraction of the page's width (left, right) and height (top, bottom).
+PROBE_PAD = 0.10
+#: Frame colour (BGR): darker than paper, lighter than a black table, so a page edge stands out.
+PROBE_FILL = (70, 70, 70)
+
+
+@dataclass(frozen=True)
+class WarpProbe:
+    """What the padded probe found on one page; both numbers are in ‰ of the page diagonal."""
+
+    #: RMS distance of the probe's grid nodes from the best-fitting homography: the bending.
+    score: float
+    #: RMS distance of the probe's grid nodes from those of the untouched page (the identity).
+    identity_rms: float
+
+    def is_flat(self, max_score: float, max_identity_rms: float) -> bool:
+        return self.score < max_score and self.identity_rms < max_identity_rms
+
+
+def pad_for_probe(image: np.ndarray, pad: float = PROBE_PAD) -> tuple[np.ndarray, tuple[int, int]]:
+    """The page inside a frame of `pad` x its size on each side; returns the frame's (left, top)."""
+    h, w = image.shape[:2]
+    px, py = round(pad * w), round(pad * h)
+    padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_CONSTANT, value=PROBE_FILL)
+    return padded, (px, py)
+
+
+def probe_nodes(grid: np.ndarray, padded_shape: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
+    """The probe's [2, gh, gw] grid (in [-1, 1] of the padded page) as page pixels [gh, gw, 2]."""
+    ph, pw = padded_shape
+    x = (np.asarray(grid[0], np.float64) + 1.0) * 0.5 * (pw - 1) - offset[0]
+    y = (np.asarray(grid[1], np.float64) + 1.0) * 0.5 * (ph - 1) - offset[1]
+    return np.stack([x, y], axis=-1)
+
+
+def _regular_nodes(shape: tuple[int, int], page_shape: tuple[int, int]) -> np.ndarray:
+    """Where the nodes of a `shape` (gh, gw) grid sit on an untouched page of `page_shape` (h, w)."""
+    gh, gw = shape
+    h, w = page_shape
+    ys, xs = np.meshgrid(np.linspace(0.0, h - 1.0, gh), np.linspace(0.0, w - 1.0, gw), indexing="ij")
+    return np.stack([xs, ys], axis=-1)
+
+
+def _permille(rms: float, page_shape: tuple[int, int]) -> float:
+    return 1000.0 * rms / float(np.hypot(*page_shape))
+
+
+def homography_residual(nodes: np.ndarray, page_shape: tuple[int, int]) -> float:
+    """RMS distance (‰ of the diagonal) of `nodes` [gh, gw, 2] from the least-squares homography of
+    the regular node layout onto them: zero for any flat page seen in perspective."""
+    src = _regular_nodes(nodes.shape[:2], page_shape).reshape(-1, 2)
+    dst = nodes.reshape(-1, 2)
+    matrix, _ = cv2.findHomography(src, dst, 0)
+    if matrix is None:  # degenerate grid (all nodes on a line): as bent as it gets
+        return float("inf")
+    fitted = cv2.perspectiveTransform(src.reshape(-1, 1, 2), matrix).reshape(-1, 2)
+    return _permille(float(np.sqrt(np.mean(np.sum((fitted - dst) ** 2, axis=1)))), page_shape)
+
+
+def identity_distance(nodes: np.ndarray, page_shape: tuple[int, int]) -> float:
+    """RMS distance (‰ of the diagonal) of `nodes` from the nodes of the untouched page."""
+    regular = _regular_nodes(nodes.shape[:2], page_shape)
+    return _permille(float(np.sqrt(np.mean(np.sum((nodes - regular) ** 2, axis=-1)))), page_shape)
+
+
+def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = PROBE_PAD) -> list[WarpProbe]:
+    """Probe each page (one UVDoc call for all of them)."""
+    padded = [pad_for_probe(image, pad) for image in images]
+    grids = unwarper.predict_grids([p for p, _ in padded])
+    probes = []
+    for image, (frame, offset), grid in zip(images, padded, grids):
+        page_shape = image.shape[:2]
+        nodes = probe_nodes(grid, frame.shape[:2], offset)
+        probes.append(WarpProbe(homography_residual(nodes, page_shape), identity_distance(nodes, page_shape)))
+    return probes
