@@ -1,0 +1,125 @@
+"""One request's work, run on a worker thread: file bytes → pages (the input layer) → the pipeline,
+one page at a time → encoded images and `dataInfo`. Pages are encoded and dropped as they are
+done, so a request holds at most one decoded page at a time."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
+
+import cv2
+import numpy as np
+
+from ..config import PipelineConfig
+from ..errors import InputError
+from ..inputs import Page, PageFailure, pages_from_bytes
+from ..limits import Limits
+from ..outputs import encode_image
+from ..result import PageResult
+from .files import check_file_type, read_file_field
+from .schemas import (
+    DocPreprocessingResult,
+    ImageInfo,
+    InferRequest,
+    InferResult,
+    ModelSettings,
+    PageInfo,
+    PDFInfo,
+    PrunedResult,
+    TIFFInfo,
+)
+from .settings import ServingSettings
+
+__all__ = ["Job", "PagePipeline", "fit_within", "run_job"]
+
+
+class PagePipeline(Protocol):
+    """What the service needs from a pipeline (`DocPreprocessor` has it)."""
+
+    config: PipelineConfig
+    limits: Limits
+
+    def process_pages(self, pages: Iterable[Page], settings: dict[str, bool]) -> list[PageResult | PageFailure]: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    request: InferRequest
+    model_settings: dict[str, bool]
+    visualize: bool
+
+
+def run_job(
+    job: Job, pipeline: PagePipeline, settings: ServingSettings, limits: Limits,
+    check_cancelled: Callable[[], None], on_page: Callable[[], None],
+) -> InferResult:
+    """Process one request. Input problems raise `InputError` (HTTP 422)."""
+    data, url = read_file_field(job.request.file, limits)
+    fmt = check_file_type(data, job.request.fileType)
+    stream = pages_from_bytes(data, url, limits)
+    del data  # the stream keeps what it needs
+    if settings.max_num_input_imgs is not None:  # PDFs stop at Limits.max_pdf_pages already; TIFF frames here
+        stream = itertools.islice(stream, settings.max_num_input_imgs)
+    results: list[DocPreprocessingResult] = []
+    sizes: list[PageInfo] = []
+    multi_page = False
+    for item in stream:
+        check_cancelled()
+        if isinstance(item, PageFailure):
+            _fail(item)
+        multi_page = multi_page or item.page_index is not None
+        height, width = item.image.shape[:2]
+        sizes.append(PageInfo(width=width, height=height))
+        (processed,) = pipeline.process_pages([item], job.model_settings)
+        if isinstance(processed, PageFailure):
+            _fail(processed)
+        results.append(_page_answer(processed, job.visualize, settings.max_output_img_size))
+        on_page()
+    if not results:
+        raise InputError("the file has no pages")
+    return InferResult(docPreprocessingResults=results, dataInfo=_data_info(fmt, multi_page, sizes))
+
+
+def _fail(failure: PageFailure) -> NoReturn:
+    """Raise a page's error, naming the page (0-based) of a PDF or TIFF; never a server path."""
+    where = f"page {failure.page_index}: " if failure.page_index is not None else ""
+    raise type(failure.error)(f"{where}{failure.error}") from failure.error
+
+
+def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | None) -> DocPreprocessingResult:
+    answer: dict[str, Any] = {
+        "outputImage": _b64(encode_image(fit_within(result.output_img, cap), ".png")),
+        "prunedResult": PrunedResult(model_settings=ModelSettings(**result.model_settings), angle=result.angle),
+    }
+    if visualize:
+        panels = np.asarray(result.img["preprocessed_img"].convert("RGB"))
+        answer["docPreprocessingImage"] = _b64(encode_image(fit_within(cv2.cvtColor(panels, cv2.COLOR_RGB2BGR), cap), ".jpg"))
+        answer["inputImage"] = _b64(encode_image(fit_within(result.input_img, cap), ".jpg"))
+    return DocPreprocessingResult(**answer)
+
+
+def _data_info(fmt: str, multi_page: bool, sizes: list[PageInfo]) -> ImageInfo | PDFInfo | TIFFInfo:
+    if fmt == "pdf":
+        return PDFInfo(numPages=len(sizes), pages=sizes)
+    if multi_page:  # a multi-frame TIFF, one result per frame
+        return TIFFInfo(numPages=len(sizes), pages=sizes)
+    return ImageInfo(width=sizes[0].width, height=sizes[0].height)
+
+
+def fit_within(image: np.ndarray, cap: tuple[int, int] | None) -> np.ndarray:
+    """Shrink `image` (keeping its aspect) to fit `cap` = (width, height); None or a fitting image: as is."""
+    if cap is None:
+        return image
+    height, width = image.shape[:2]
+    factor = min(cap[0] / width, cap[1] / height)
+    if factor >= 1:
+        return image
+    size = (max(1, int(width * factor)), max(1, int(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,124 @@
+"""The door of the inference endpoint, before the framework sees a byte of the body: refuse when the
+pool is full or the server is stopping (503 + Retry-After), then read the body under a byte cap
+and a deadline (413, 408), then hand the buffered body to the app.
+
+Admission comes first so that a flood of requests is refused without reading their bodies; the
+framework's own body limit runs inside the app, after that point, so it cannot do this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import ServiceMetrics
+from .responses import error_response, log_id_of
+from .settings import ServingSettings
+from .workers import InferencePool
+
+__all__ = ["INFER_PATH", "IntakeMiddleware", "ticket_of"]
+
+INFER_PATH = "/document-preprocessing"
+# An oversized body is read on (and dropped) up to this much, so the client, still sending, can
+# read the 413 instead of a reset connection; bigger declared bodies are refused at once.
+_DRAIN_BYTES = 16 * 1024 * 1024
+
+
+def ticket_of(scope: Scope):  # type: ignore[no-untyped-def]
+    """The pool place the intake reserved for this request."""
+    return scope.get("state", {}).get("pagefix_ticket")
+
+
+class IntakeMiddleware:
+    def __init__(self, app: ASGIApp, pool: InferencePool, settings: ServingSettings, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.pool = pool
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        log_id = log_id_of(scope)
+        if scope["path"] != INFER_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        ticket = self.pool.try_admit()
+        if ticket is None:
+            self.metrics.shed.inc()
+            reason = "server is shutting down" if self.pool.closed else "server is busy: too many requests queued"
+            await error_response(log_id, 503, f"Service unavailable: {reason}; retry later",
+                                 {"Retry-After": str(self.settings.retry_after)})(scope, receive, send)
+            return
+        try:
+            body = await self._read_body(scope, receive, send, log_id)
+            if body is None:
+                return
+            scope["state"]["pagefix_ticket"] = ticket
+            await self.app(scope, _replay(body, receive), send)
+        finally:
+            if not ticket.submitted:
+                ticket.release()
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send, log_id: str) -> bytes | None:
+        """The whole body, or None after answering (413, 408, 400) or when the client left."""
+        cap = self.settings.max_request_bytes
+        declared = _content_length(scope)
+        too_large = error_response(log_id, 413, f"Request body is larger than the limit of {cap} bytes "
+                                   "(Serving.max_request_bytes)")
+        if declared == -1:
+            await error_response(log_id, 400, "Invalid Content-Length header")(scope, receive, send)
+            return None
+        if declared is not None and declared > cap + _DRAIN_BYTES:
+            await too_large(scope, receive, send)
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.body_timeout
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                await error_response(log_id, 408, f"Request body not received within {self.settings.body_timeout:g} s "
+                                     "(Serving.body_timeout)")(scope, receive, send)
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = bool(message.get("more_body", False))
+            if size <= cap:
+                chunks.append(chunk)
+            elif size > cap + _DRAIN_BYTES:
+                break
+            else:
+                chunks.clear()  # over the cap: keep reading only to let the client finish sending
+        if size > cap:
+            await too_large(scope, receive, send)
+            return None
+        return b"".join(chunks)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else -1
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -1,0 +1,115 @@
+"""The HTTP API's request and response bodies, with the reference's exact camelCase field names
+(spec section 3); they also make the served OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DataInfo",
+    "DocPreprocessingResult",
+    "ImageInfo",
+    "InferRequest",
+    "InferResponse",
+    "InferResult",
+    "ModelSettings",
+    "NoResultResponse",
+    "PDFInfo",
+    "PageInfo",
+    "PrunedResult",
+    "TIFFInfo",
+]
+
+
+class InferRequest(BaseModel):
+    """Body of `POST /document-preprocessing`. Unknown keys are ignored, as the reference does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    file: str = Field(
+        description="An http(s) URL of an image or PDF the server may fetch, or the file's bytes in "
+        "base64 (a `data:...;base64,` prefix is accepted).",
+    )
+    fileType: Literal[0, 1] | None = Field(
+        default=None,
+        description="0: PDF, 1: image. Checked against the file's content; null: taken from the content.",
+    )
+    useDocOrientationClassify: bool | None = Field(
+        default=None, description="Classify and undo the page's orientation; null: the server's setting."
+    )
+    useDocUnwarping: bool | None = Field(
+        default=None, description="Unwarp the page with UVDoc; null: the server's setting."
+    )
+    visualize: bool | None = Field(
+        default=None,
+        description="Return docPreprocessingImage and inputImage; null: Serving.visualize of the config.",
+    )
+
+
+class ModelSettings(BaseModel):
+    use_doc_orientation_classify: bool
+    use_doc_unwarping: bool
+
+
+class PrunedResult(BaseModel):
+    """The page's JSON result without `input_path` and `page_index`."""
+
+    model_settings: ModelSettings
+    angle: int = Field(description="Clockwise turn found and undone: 0, 90, 180 or 270; -1 when not classified.")
+
+
+class DocPreprocessingResult(BaseModel):
+    outputImage: str = Field(description="The corrected page, PNG, base64.")
+    prunedResult: PrunedResult
+    docPreprocessingImage: str | None = Field(
+        default=None, description="Input, rotated and unwarped page side by side, JPEG, base64 (visualize only)."
+    )
+    inputImage: str | None = Field(default=None, description="The decoded input page, JPEG, base64 (visualize only).")
+
+
+class ImageInfo(BaseModel):
+    width: int
+    height: int
+    type: Literal["image"] = "image"
+
+
+class PageInfo(BaseModel):
+    width: int
+    height: int
+
+
+class PDFInfo(BaseModel):
+    numPages: int = Field(description="Pages processed (at most Serving.extra.max_num_input_imgs).")
+    pages: list[PageInfo]
+    type: Literal["pdf"] = "pdf"
+
+
+class TIFFInfo(BaseModel):
+    numPages: int = Field(description="Frames processed (at most Serving.extra.max_num_input_imgs).")
+    pages: list[PageInfo]
+    type: Literal["tiff"] = "tiff"
+
+
+DataInfo = Annotated[Union[ImageInfo, PDFInfo, TIFFInfo], Field(discriminator="type")]
+
+
+class InferResult(BaseModel):
+    docPreprocessingResults: list[DocPreprocessingResult]
+    dataInfo: DataInfo
+
+
+class InferResponse(BaseModel):
+    logId: str
+    result: InferResult
+    errorCode: Literal[0] = 0
+    errorMsg: Literal["Success"] = "Success"
+
+
+class NoResultResponse(BaseModel):
+    """Every answer without a result: health and readiness, and every error (errorCode == HTTP status)."""
+
+    logId: str
+    errorCode: int
+    errorMsg: str
