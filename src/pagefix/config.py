@@ -4,9 +4,12 @@
     use_doc_orientation_classify: True
     use_doc_unwarping: True
     batch_size: 1
+    skip_flat_pages: True            # pagefix: leave pages the padded probe finds flat untouched
+    keep_margin: 0.0                 # pagefix: extra border kept around the unwarped page (fraction)
     SubModules:
       DocOrientationClassify: {model_name: PP-LCNet_x1_0_doc_ori, model_dir: null, batch_size: 8}
-      DocUnwarping: {model_name: UVDoc, model_dir: null}
+      DocUnwarping: {model_name: UVDoc, model_dir: null,
+                     max_warp_score: 2.0, max_identity_rms: 6.0, fill_color: null}   # pagefix
     Limits: {max_pixels: 100000000, pdf_render_scale: 2.0, ...}   # pagefix: see limits.py
     Serving: {visualize: true, extra: {max_num_input_imgs: 10}}    # used by `pagefix serve`
 
@@ -25,7 +28,7 @@ import yaml
 from .errors import ConfigError
 from .limits import Limits
 
-__all__ = ["PipelineConfig", "load_config"]
+__all__ = ["MAX_KEEP_MARGIN", "PipelineConfig", "check_unwarp_settings", "load_config"]
 
 
 @dataclass
@@ -45,6 +48,17 @@ class PipelineConfig:
     use_tensorrt: bool = False
     enable_mkldnn: bool | None = None
     mkldnn_cache_capacity: int | None = None
+    #: Leave a page untouched when the padded probe finds it flat (a difference from the reference).
+    skip_flat_pages: bool = True
+    #: Border kept around the unwarped page, as a fraction of its width and height per side.
+    keep_margin: float = 0.0
+    #: The flat-page rule, both in per mille of the page diagonal (tuned on ../shared/data with
+    #: bench/warp_score.py): the probe's homography residual and its distance from the identity.
+    max_warp_score: float = 2.0
+    max_identity_rms: float = 6.0
+    #: (R, G, B) of output pixels that show nothing of the photo; None: white in a keep_margin
+    #: margin, black (as the reference) without one.
+    fill_color: tuple[int, int, int] | None = None
     limits: dict[str, Any] = field(default_factory=dict)
     serving: dict[str, Any] = field(default_factory=dict)
 
@@ -59,6 +73,12 @@ class PipelineConfig:
                 values[key] = value
         if int(values["batch_size"]) < 1:
             raise ConfigError("batch_size must be >= 1")
+        check_unwarp_settings(values["keep_margin"], values["fill_color"])
+        values["fill_color"] = None if values["fill_color"] is None else tuple(int(c) for c in values["fill_color"])
+        for key in ("max_warp_score", "max_identity_rms"):
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{key} must be a positive number (per mille), got {value!r}")
         return PipelineConfig(**values)
 
     def build_limits(self) -> Limits:
@@ -66,6 +86,27 @@ class PipelineConfig:
             return Limits.from_env(**self.limits)
         except TypeError as exc:
             raise ConfigError(f"invalid Limits section: {exc}") from exc
+
+
+#: Largest keep_margin accepted: the output is then twice the page's width and height.
+MAX_KEEP_MARGIN = 0.5
+
+
+def check_unwarp_settings(keep_margin: Any, fill_color: Any = None) -> None:
+    """Reject a keep_margin outside [0, MAX_KEEP_MARGIN] or a fill colour that is not three 0-255 values."""
+    if isinstance(keep_margin, bool) or not isinstance(keep_margin, (int, float)) or not (
+        0.0 <= float(keep_margin) <= MAX_KEEP_MARGIN
+    ):
+        raise ConfigError(f"keep_margin must be a number from 0 to {MAX_KEEP_MARGIN}, got {keep_margin!r}")
+    if fill_color is None:
+        return
+    if (
+        isinstance(fill_color, (str, bytes))
+        or not hasattr(fill_color, "__len__")
+        or len(fill_color) != 3
+        or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in fill_color)
+    ):
+        raise ConfigError(f"fill_color must be three integers 0-255 (R, G, B), got {fill_color!r}")
 
 
 def load_config(source: str | os.PathLike[str] | dict[str, Any] | None) -> PipelineConfig:
@@ -95,6 +136,11 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | None) -> Pipel
         "doc_unwarping_model_name": unwarping.get("model_name"),
         "doc_unwarping_model_dir": unwarping.get("model_dir"),
         "batch_size": raw.get("batch_size") or orientation.get("batch_size"),
+        "skip_flat_pages": raw.get("skip_flat_pages"),
+        "keep_margin": raw.get("keep_margin"),
+        "max_warp_score": unwarping.get("max_warp_score"),
+        "max_identity_rms": unwarping.get("max_identity_rms"),
+        "fill_color": unwarping.get("fill_color"),
     }
     for key in ("device", "precision", "cpu_threads", "enable_hpi", "use_tensorrt", "enable_mkldnn",
                 "mkldnn_cache_capacity"):

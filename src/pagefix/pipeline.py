@@ -8,15 +8,19 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .config import PipelineConfig, load_config
+from .config import PipelineConfig, check_unwarp_settings, load_config
 from .errors import ConfigError, InputError, PagefixError
 from .inputs import Page, PageFailure, iter_pages
 from .limits import Limits
+from .mapping import PageMap
 from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper, quarter_turn
+from .models.unwarping import margin_pixels
+from .models.warp_score import warp_probes
 from .result import PageResult
 
 __all__ = ["DocPreprocessor"]
@@ -55,6 +59,9 @@ class DocPreprocessor:
         paddlex_config: str | os.PathLike[str] | dict[str, Any] | None = None,
         *,
         batch_size: int | None = None,
+        skip_flat_pages: bool | None = None,
+        keep_margin: float | None = None,
+        fill_color: tuple[int, int, int] | None = None,
         limits: Limits | None = None,
         store: ModelStore | None = None,
         orientation_classifier: OrientationClassifier | None = None,
@@ -75,6 +82,9 @@ class DocPreprocessor:
             mkldnn_cache_capacity=mkldnn_cache_capacity,
             cpu_threads=cpu_threads,
             batch_size=batch_size,
+            skip_flat_pages=skip_flat_pages,
+            keep_margin=keep_margin,
+            fill_color=fill_color,
         )
         config = self.config
         self.limits = limits or config.build_limits()
@@ -133,13 +143,18 @@ class DocPreprocessor:
     def predict(
         self, input: Any, use_doc_orientation_classify: bool | None = None,
         use_doc_unwarping: bool | None = None, *, errors: ErrorMode = "raise",
+        skip_flat_pages: bool | None = None, keep_margin: float | None = None,
     ) -> list[PageResult | PageFailure]:
         """All results as a list; see `predict_iter`."""
-        return list(self.predict_iter(input, use_doc_orientation_classify, use_doc_unwarping, errors=errors))
+        return list(self.predict_iter(
+            input, use_doc_orientation_classify, use_doc_unwarping, errors=errors,
+            skip_flat_pages=skip_flat_pages, keep_margin=keep_margin,
+        ))
 
     def predict_iter(
         self, input: Any, use_doc_orientation_classify: bool | None = None,
         use_doc_unwarping: bool | None = None, *, errors: ErrorMode = "raise",
+        skip_flat_pages: bool | None = None, keep_margin: float | None = None,
     ) -> Iterator[PageResult | PageFailure]:
         """Yield one `PageResult` per page, in input order, decoding pages only as they are needed.
 
@@ -147,13 +162,16 @@ class DocPreprocessor:
         directory (recursive, sorted) or a list of these. With `errors="raise"` the first input
         that cannot be processed raises its `PagefixError` (after the results before it); with
         `errors="yield"` it is yielded as a `PageFailure` and the other inputs go on.
+        `skip_flat_pages` and `keep_margin` override the pipeline's settings for this call.
         """
         if errors not in ("raise", "yield"):
             raise ConfigError("errors must be 'raise' or 'yield'")
-        settings = {
-            "use_doc_orientation_classify": _choose(use_doc_orientation_classify, self.config.use_doc_orientation_classify),
-            "use_doc_unwarping": _choose(use_doc_unwarping, self.config.use_doc_unwarping),
-        }
+        settings = self.resolve_settings({
+            "use_doc_orientation_classify": use_doc_orientation_classify,
+            "use_doc_unwarping": use_doc_unwarping,
+            "skip_flat_pages": skip_flat_pages,
+            "keep_margin": keep_margin,
+        })
         stream = iter_pages(input, self.limits)
         while chunk := list(itertools.islice(stream, self.config.batch_size)):
             for item in self._process_chunk(chunk, settings):
@@ -161,9 +179,22 @@ class DocPreprocessor:
                     item.raise_error()
                 yield item
 
-    def process_pages(self, pages: Iterable[Page], settings: dict[str, bool]) -> list[PageResult | PageFailure]:
-        """Run already decoded pages through the models (for front ends that decode themselves)."""
-        return self._process_chunk(list(pages), settings)
+    def process_pages(self, pages: Iterable[Page], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
+        """Run already decoded pages through the models (for front ends that decode themselves);
+        settings left out or None take the pipeline's values."""
+        return self._process_chunk(list(pages), self.resolve_settings(settings))
+
+    def resolve_settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Per-call settings: each of `_SETTINGS` from `overrides` when given (not None), else the config."""
+        unknown = set(overrides) - set(_SETTINGS)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings: dict[str, Any] = {key: _choose(overrides.get(key), getattr(self.config, key)) for key in _SWITCHES}
+        keep_margin = overrides.get("keep_margin")
+        keep_margin = self.config.keep_margin if keep_margin is None else keep_margin
+        check_unwarp_settings(keep_margin)
+        settings["keep_margin"] = float(keep_margin)
+        return settings
 
     def _process_chunk(self, chunk: list[Page | PageFailure], settings: dict[str, bool]) -> list[PageResult | PageFailure]:
         pages = [item for item in chunk if isinstance(item, Page)]
@@ -185,12 +216,16 @@ class DocPreprocessor:
             done[id(page)] = PageResult(
                 input_path=page.input_path,
                 page_index=page.page_index,
-                model_settings=dict(settings),
+                model_settings={key: settings[key] for key in _REFERENCE_SETTINGS},
                 angle=angle,
                 angle_score=score,
                 input_img=page.image,
                 rot_img=rot,
-                output_img=out,
+                output_img=out.image,
+                unwarp_applied=out.grid is not None,
+                warp_score=out.warp_score,
+                page_map=PageMap(page.image.shape[:2], max(angle, 0), out.grid, out.margin),
+                source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
             )
         return [done.get(id(item), item) for item in chunk]  # type: ignore[misc]
 
@@ -200,20 +235,59 @@ class DocPreprocessor:
         found = self.orientation_classifier.predict([page.image for page in pages])
         return [(o.angle, o.score) for o in found]
 
-    def _unwarp(self, images: list[np.ndarray], settings: dict[str, bool]) -> list[np.ndarray | PagefixError]:
+    def _unwarp(self, images: list[np.ndarray], settings: dict[str, Any]) -> list[_Unwarped | PagefixError]:
+        """Unwarp the upright pages; with skip_flat_pages, pages the padded probe finds flat are
+        returned as they are (one UVDoc call for those, two for the others)."""
         if not settings["use_doc_unwarping"] or not images:
-            return list(images)
+            return [_Unwarped(image) for image in images]
         unwarper = self.unwarper
-        grids = unwarper.predict_grids(images)
-        outputs: list[np.ndarray | PagefixError] = []
-        for image, grid in zip(images, grids):
+        scores: list[float | None] = [None] * len(images)
+        warped = list(range(len(images)))
+        if settings["skip_flat_pages"]:
+            probes = warp_probes(unwarper, images)
+            scores = [probe.score for probe in probes]
+            warped = [i for i, probe in enumerate(probes)
+                      if not probe.is_flat(self.config.max_warp_score, self.config.max_identity_rms)]
+        outputs: list[_Unwarped | PagefixError] = [_Unwarped(image, score) for image, score in zip(images, scores)]
+        keep_margin = settings["keep_margin"]
+        fill = self._fill(keep_margin)
+        for i, grid in zip(warped, unwarper.predict_grids([images[i] for i in warped])):
+            image = images[i]
             try:
-                outputs.append(unwarper.unwarp(image, grid))
+                unwarped = unwarper.unwarp(image, grid, keep_margin, fill)
             except PagefixError as exc:
-                outputs.append(exc)
+                outputs[i] = exc
+                continue
             except MemoryError:
-                outputs.append(InputError(f"out of memory unwarping a {image.shape[1]}x{image.shape[0]} page"))
+                outputs[i] = InputError(f"out of memory unwarping a {image.shape[1]}x{image.shape[0]} page")
+                continue
+            outputs[i] = _Unwarped(unwarped, scores[i], grid, margin_pixels(image.shape[:2], keep_margin))
         return outputs
+
+    def _fill(self, keep_margin: float) -> tuple[int, int, int]:
+        """BGR colour of output pixels outside the photo: the configured one, else white in a
+        margin (it reads as paper) and black without one (as the reference)."""
+        color = self.config.fill_color
+        if color is None:
+            return (255, 255, 255) if keep_margin > 0 else (0, 0, 0)
+        red, green, blue = color
+        return (blue, green, red)
+
+
+@dataclass
+class _Unwarped:
+    """One page after the unwarping step; `grid` is None when the page was left as it was."""
+
+    image: np.ndarray
+    warp_score: float | None = None
+    grid: np.ndarray | None = None
+    margin: tuple[int, int] = (0, 0)
+
+
+#: Per-call settings: the on/off ones, all of them, and the ones the reference reports in `model_settings`.
+_SWITCHES = ("use_doc_orientation_classify", "use_doc_unwarping", "skip_flat_pages")
+_SETTINGS = _SWITCHES + ("keep_margin",)
+_REFERENCE_SETTINGS = ("use_doc_orientation_classify", "use_doc_unwarping")
 
 
 def _choose(override: bool | None, default: bool) -> bool:

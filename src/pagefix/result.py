@@ -16,12 +16,15 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 from PIL import Image
 
+from .errors import PagefixError
+from .mapping import PageMap
 from .outputs import encode_image, image_suffix, write_atomic
 from .visualize import compose_panels
 
 __all__ = ["PageResult"]
 
-_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle")
+# unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
+_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
 _MAPPING_KEYS = _JSON_KEYS + ("angle_score", "input_img", "rot_img", "output_img")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -47,6 +50,16 @@ class PageResult(Mapping[str, Any]):
     input_img: np.ndarray
     rot_img: np.ndarray
     output_img: np.ndarray
+    #: Whether UVDoc's grid was applied (False when unwarping was off or the page was found flat).
+    unwarp_applied: bool = False
+    #: The padded probe's warp score, per mille of the page diagonal (None when the probe did not
+    #: run: unwarping off, or skip_flat_pages=False).
+    warp_score: float | None = None
+    #: The turn, grid and margin that made `output_img` (for `map_to_input` / `map_to_output`).
+    page_map: PageMap | None = field(default=None, repr=False)
+    #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
+    #: untouched), so it can be written out again without re-encoding.
+    source_jpeg: bytes | None = field(default=None, repr=False)
     _name: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +97,30 @@ class PageResult(Mapping[str, Any]):
             "page_index": self.page_index,
             "model_settings": dict(self.model_settings),
             "angle": self.angle,
+            "unwarp_applied": self.unwarp_applied,
+            "warp_score": None if self.warp_score is None else round(self.warp_score, 3),
         }
+
+    # -- coordinates -----------------------------------------------------------------------------
+
+    def map_to_input(self, points: Any) -> np.ndarray:
+        """Pixel coordinates (x, y) [N, 2] in `output_img` to the same points in `input_img`;
+        NaN where the output shows no part of the input.
+
+        >>> result.map_to_input([[120.0, 80.0]])  # doctest: +SKIP
+        array([[ 96.4, 131.0]])
+        """
+        return self._page_map().to_input(points)
+
+    def map_to_output(self, points: Any) -> np.ndarray:
+        """Pixel coordinates (x, y) [N, 2] in `input_img` to the same points in `output_img`;
+        NaN where that part of the input is not in the output."""
+        return self._page_map().to_output(points)
+
+    def _page_map(self) -> PageMap:
+        if self.page_map is None:
+            raise PagefixError("this result carries no coordinate map (it was not made by DocPreprocessor)")
+        return self.page_map
 
     @property
     def json(self) -> dict[str, Any]:

@@ -1,0 +1,208 @@
+"""Points between the input page and the corrected page: the quarter turn, then UVDoc's grid.
+
+The grid is the coordinate map itself: an output pixel's source point is the bilinear
+(align-corners) lookup of the grid's nodes, exactly as the page was resampled; the margin of
+`keep_margin` extends the outer cells linearly. Going the other way inverts the bilinear cell with
+a few vectorised Newton steps per point. Pixel coordinates are (x, y) with pixel centres on
+integers (OpenCV's convention); a pixel covers its centre +- 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import cv2
+import numpy as np
+
+from .models.unwarping import grid_to_nodes
+
+__all__ = ["PageMap", "turn_matrix"]
+
+_NEWTON_STEPS = 30
+# A Newton step moves at most this many cells, so a point cannot jump across a fold.
+_MAX_STEP_CELLS = 1.0
+# Residual (px) under which an inverted point counts as found; Newton stops early far below it.
+_TOLERANCE_PX = 1e-6
+_CONVERGED_PX = 1e-9
+
+
+def turn_matrix(angle: int, shape: tuple[int, int]) -> np.ndarray:
+    """The 3x3 matrix taking (x, y, 1) in a page of `shape` (h, w) whose content is turned `angle`
+    degrees clockwise to the same point in the page turned upright (`quarter_turn`)."""
+    h, w = shape
+    angle %= 360
+    if angle == 0:
+        return np.eye(3)
+    if angle == 90:  # turned counter-clockwise: the right edge becomes the top
+        return np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]])
+    if angle == 180:
+        return np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]])
+    if angle == 270:  # turned clockwise: the left edge becomes the top
+        return np.array([[0.0, -1.0, h - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    raise ValueError(f"angle must be a multiple of 90, got {angle}")
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    x, y = points[:, 0], points[:, 1]
+    return (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+
+
+def _as_points(points: np.ndarray) -> np.ndarray:
+    array = np.asarray(points, dtype=np.float64)
+    if array.ndim == 1 and array.shape == (2,):
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"points must be an N x 2 array of (x, y), got shape {array.shape}")
+    return array
+
+
+@dataclass(frozen=True)
+class PageMap:
+    """How one corrected page was made from its input: the turn, the grid and the margin.
+
+    >>> page_map.to_input([[100.0, 200.0]])  # doctest: +SKIP
+    array([[ 131.7,  224.2]])
+    """
+
+    #: (h, w) of the input page (before the turn).
+    input_shape: tuple[int, int]
+    #: Clockwise turn undone before unwarping: 0, 90, 180 or 270.
+    angle: int
+    #: The [2, gh, gw] UVDoc grid (in [-1, 1] of the upright page), None when the page was not unwarped.
+    grid: np.ndarray | None = None
+    #: Output pixels (x, y) added on each side by `keep_margin`.
+    margin: tuple[int, int] = (0, 0)
+
+    @property
+    def upright_shape(self) -> tuple[int, int]:
+        h, w = self.input_shape
+        return (w, h) if self.angle % 180 else (h, w)
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        h, w = self.upright_shape
+        if self.grid is None:
+            return h, w
+        return h + 2 * self.margin[1], w + 2 * self.margin[0]
+
+    def to_input(self, points: np.ndarray) -> np.ndarray:
+        """Output pixel coordinates [N, 2] to input ones; NaN where the output point lies outside the
+        output page or shows no part of the input (the fill of the margin)."""
+        points = _as_points(points)
+        upright = points.copy()
+        if self.grid is not None:
+            s, t = self._node_coordinates(points)
+            upright = self._evaluate(s, t)[0]
+        found = _apply(np.linalg.inv(turn_matrix(self.angle, self.input_shape)), upright)
+        valid = _inside(points, self.output_shape) & _inside(upright, self.upright_shape)
+        found[~valid] = np.nan
+        return found
+
+    def to_output(self, points: np.ndarray) -> np.ndarray:
+        """Input pixel coordinates [N, 2] to output ones; NaN where the input point lies outside the
+        input or its part of the page is not in the output (cut off by the unwarp)."""
+        points = _as_points(points)
+        upright = _apply(turn_matrix(self.angle, self.input_shape), points)
+        valid = _inside(points, self.input_shape)
+        found = upright.copy()
+        if self.grid is not None:
+            s, t, converged = self._invert(upright)
+            found = self._output_coordinates(s, t)
+            valid &= converged & _inside(found, self.output_shape)
+        found[~valid] = np.nan
+        return found
+
+    # -- the grid as a map ----------------------------------------------------------------------
+
+    @cached_property
+    def _nodes(self) -> np.ndarray:
+        assert self.grid is not None
+        x, y = grid_to_nodes(self.grid, self.upright_shape)
+        return np.stack([x, y], axis=-1)  # [gh, gw, 2] in upright-page pixels
+
+    def _scale(self) -> tuple[float, float]:
+        """Output pixels per grid cell (x, y): the grid spans the upright page's size, as the reference."""
+        assert self.grid is not None
+        h, w = self.upright_shape
+        gh, gw = self.grid.shape[1:]
+        return (w - 1) / (gw - 1), (h - 1) / (gh - 1)
+
+    def _node_coordinates(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sx, sy = self._scale()
+        return (points[:, 0] - self.margin[0]) / sx, (points[:, 1] - self.margin[1]) / sy
+
+    def _output_coordinates(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        sx, sy = self._scale()
+        return np.stack([s * sx + self.margin[0], t * sy + self.margin[1]], axis=1)
+
+    def _evaluate(self, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The map at node coordinates (s, t), and its derivatives along s and t. Outside the grid
+        the outer cells are extended linearly, as in the margin of the output."""
+        nodes = self._nodes
+        gh, gw = nodes.shape[:2]
+        j = np.clip(np.floor(s), 0, gw - 2).astype(np.int64)
+        i = np.clip(np.floor(t), 0, gh - 2).astype(np.int64)
+        a = (s - j)[:, None]
+        b = (t - i)[:, None]
+        p00, p01, p10, p11 = nodes[i, j], nodes[i, j + 1], nodes[i + 1, j], nodes[i + 1, j + 1]
+        value = (1 - a) * (1 - b) * p00 + a * (1 - b) * p01 + (1 - a) * b * p10 + a * b * p11
+        d_s = (1 - b) * (p01 - p00) + b * (p11 - p10)
+        d_t = (1 - a) * (p10 - p00) + a * (p11 - p01)
+        return value, d_s, d_t
+
+    def _invert(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Node coordinates (s, t) whose map value is `targets`, and whether each was found."""
+        nodes = self._nodes
+        s, t = self._homography_guess(nodes, targets)
+        s, t, ok = self._newton(targets, s, t)
+        if not ok.all():  # far from a perspective view: start again from the nearest node
+            retry = np.flatnonzero(~ok)
+            s0, t0 = _nearest_node(nodes, targets[retry])
+            s[retry], t[retry], ok[retry] = self._newton(targets[retry], s0, t0)
+        return s, t, ok
+
+    def _newton(self, targets: np.ndarray, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s, t = s.copy(), t.copy()
+        for _ in range(_NEWTON_STEPS):
+            value, d_s, d_t = self._evaluate(s, t)
+            r = targets - value
+            det = d_s[:, 0] * d_t[:, 1] - d_s[:, 1] * d_t[:, 0]
+            det = np.where(np.abs(det) < 1e-12, np.nan, det)
+            step_s = (r[:, 0] * d_t[:, 1] - r[:, 1] * d_t[:, 0]) / det
+            step_t = (d_s[:, 0] * r[:, 1] - d_s[:, 1] * r[:, 0]) / det
+            s = s + np.clip(np.nan_to_num(step_s), -_MAX_STEP_CELLS, _MAX_STEP_CELLS)
+            t = t + np.clip(np.nan_to_num(step_t), -_MAX_STEP_CELLS, _MAX_STEP_CELLS)
+            if np.all(np.hypot(*r.T) < _CONVERGED_PX):
+                break
+        value = self._evaluate(s, t)[0]
+        ok = np.hypot(*(targets - value).T) < _TOLERANCE_PX
+        return s, t, ok
+
+    @staticmethod
+    def _homography_guess(nodes: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gh, gw = nodes.shape[:2]
+        t_idx, s_idx = np.meshgrid(np.arange(gh, dtype=np.float64), np.arange(gw, dtype=np.float64), indexing="ij")
+        index = np.stack([s_idx, t_idx], axis=-1).reshape(-1, 1, 2)
+        matrix, _ = cv2.findHomography(nodes.reshape(-1, 1, 2), index, 0)
+        if matrix is None:
+            return _nearest_node(nodes, targets)
+        guess = cv2.perspectiveTransform(targets.reshape(-1, 1, 2), matrix).reshape(-1, 2)
+        return guess[:, 0], guess[:, 1]
+
+
+def _nearest_node(nodes: np.ndarray, targets: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Node coordinates of the node nearest to each target (in chunks, to bound memory)."""
+    flat = nodes.reshape(-1, 2)
+    gw = nodes.shape[1]
+    best = np.empty(len(targets), dtype=np.int64)
+    for start in range(0, len(targets), chunk):
+        part = targets[start:start + chunk]
+        d = ((part[:, None, :] - flat[None, :, :]) ** 2).sum(axis=2)
+        best[start:start + chunk] = d.argmin(axis=1)
+    return (best % gw).astype(np.float64), (best // gw).astype(np.float64)
