@@ -19,6 +19,7 @@ from .errors import (
 )
 from .inputs import Page, PageFailure
 from .limits import Limits
+from .pdf_writer import save_pdf
 from .pipeline import DocPreprocessor
 from .result import PageResult
 
@@ -41,4 +42,5 @@ __all__ = [
     "PasswordProtectedError",
     "UnsupportedFormatError",
     "__version__",
+    "save_pdf",
 ]

@@ -15,10 +15,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import PagefixError
+from .errors import ConfigError, PagefixError
 
 __all__ = ["main", "parse_args", "str2bool"]
 
@@ -72,6 +73,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                        help="ONNX Runtime threads on the CPU (default: the usable cores)")
     group.add_argument("--paddlex_config", metavar="YAML", help="pipeline configuration file (reference keys)")
     group.add_argument("--batch_size", type=int, metavar="N", help="pages classified per model call (default: 1)")
+    group.add_argument("--skip_flat_pages", type=str2bool, metavar="BOOL",
+                       help="leave pages that a padded UVDoc probe finds flat untouched (default: True; "
+                       "False unwarps every page, as the reference)")
+    group.add_argument("--keep_margin", type=float, metavar="F",
+                       help="border kept around an unwarped page, as a fraction of its size per side, "
+                       "so edges UVDoc would cut off stay (default: 0; e.g. 0.17)")
 
 
 def pipeline_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,7 +86,7 @@ def pipeline_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "doc_orientation_classify_model_name", "doc_orientation_classify_model_dir",
         "doc_unwarping_model_name", "doc_unwarping_model_dir", "use_doc_orientation_classify",
         "use_doc_unwarping", "device", "enable_hpi", "use_tensorrt", "precision", "enable_mkldnn",
-        "mkldnn_cache_capacity", "cpu_threads", "paddlex_config", "batch_size",
+        "mkldnn_cache_capacity", "cpu_threads", "paddlex_config", "batch_size", "skip_flat_pages", "keep_margin",
     )
     return {name: getattr(args, name) for name in names}
 
@@ -101,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-i", "--input", required=True, nargs="+", metavar="INPUT",
                      help="image or PDF file, http(s) URL, or directory (recursive); several allowed")
     run.add_argument("--save_path", metavar="DIR", help="directory to save results in (JSON, picture, corrected page)")
+    run.add_argument("--save_pdf", metavar="PATH",
+                     help="write the corrected pages as PDF: a .pdf file for one input document, else a "
+                     "directory with one {stem}.pdf per input document")
+    run.add_argument("--pdf_dpi", type=float, default=300.0, metavar="DPI",
+                     help="resolution the PDF pages are laid out at (default: 300)")
     add_pipeline_arguments(run)
     run.set_defaults(func=_run_doc_preprocessor)
 
@@ -158,6 +170,7 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
 
     from .pipeline import DocPreprocessor
 
+    pdfs = _pdf_sink(args)
     pipeline = DocPreprocessor(**pipeline_kwargs(args))
     failures = 0
     show_progress = sys.stderr.isatty() and not args.quiet
@@ -176,10 +189,37 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
                 except PagefixError as exc:
                     failures += 1
                     logger.error("%s", exc)
+            if pdfs is not None:
+                try:
+                    pdfs.add(item)
+                except PagefixError as exc:
+                    failures += 1
+                    logger.error("%s", exc)
+    if pdfs is not None:
+        try:
+            pdfs.flush()
+        except PagefixError as exc:
+            failures += 1
+            logger.error("%s", exc)
     if failures:
         logger.error("%d input(s) or page(s) failed", failures)
         return 1
     return 0
+
+
+def _pdf_sink(args: argparse.Namespace) -> Any:
+    """The `--save_pdf` writer, or None; a single .pdf file for several documents is a usage error."""
+    if not args.save_pdf:
+        return None
+    from .pdf_writer import DocumentPdfs
+
+    if args.pdf_dpi <= 0:
+        raise ConfigError(f"--pdf_dpi must be positive, got {args.pdf_dpi}")
+    several = len(args.input) > 1 or Path(args.input[0]).is_dir()
+    if Path(args.save_pdf).suffix.lower() == ".pdf" and several:
+        raise ConfigError(f"--save_pdf {args.save_pdf} is one file but the input is several documents; "
+                          "give a directory for one PDF per document")
+    return DocumentPdfs(args.save_pdf, dpi=args.pdf_dpi)
 
 
 def _run_models_fetch(args: argparse.Namespace) -> int:
