@@ -48,9 +48,11 @@ class IntakeMiddleware:
         ticket = self.pool.try_admit()
         if ticket is None:
             self.metrics.shed.inc()
+            # The body is left unread (that is the point), so the connection cannot be reused.
             reason = "server is shutting down" if self.pool.closed else "server is busy: too many requests queued"
             await error_response(log_id, 503, f"Service unavailable: {reason}; retry later",
-                                 {"Retry-After": str(self.settings.retry_after)})(scope, receive, send)
+                                 {"Retry-After": str(self.settings.retry_after), "Connection": "close"},
+                                 )(scope, receive, send)
             return
         try:
             body = await self._read_body(scope, receive, send, log_id)
@@ -66,10 +68,12 @@ class IntakeMiddleware:
         """The whole body, or None after answering (413, 408, 400) or when the client left."""
         cap = self.settings.max_request_bytes
         declared = _content_length(scope)
+        # The rest of an unread body cannot be told from the next request: these answers close.
+        close = {"Connection": "close"}
         too_large = error_response(log_id, 413, f"Request body is larger than the limit of {cap} bytes "
-                                   "(Serving.max_request_bytes)")
+                                   "(Serving.max_request_bytes)", close)
         if declared == -1:
-            await error_response(log_id, 400, "Invalid Content-Length header")(scope, receive, send)
+            await error_response(log_id, 400, "Invalid Content-Length header", close)(scope, receive, send)
             return None
         if declared is not None and declared > cap + _DRAIN_BYTES:
             await too_large(scope, receive, send)
@@ -84,7 +88,7 @@ class IntakeMiddleware:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
                 await error_response(log_id, 408, f"Request body not received within {self.settings.body_timeout:g} s "
-                                     "(Serving.body_timeout)")(scope, receive, send)
+                                     "(Serving.body_timeout)", close)(scope, receive, send)
                 return None
             if message["type"] == "http.disconnect":
                 return None
