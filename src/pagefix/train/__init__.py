@@ -1,0 +1,4 @@
+"""Fine-tuning the orientation classifier (PyTorch, from the `train` extra).
+
+Importing this package does not import PyTorch: `trainer`, `network`, `onnx_weights` and `export`
+do, and are imported only when training runs. `dataset` and `synthetic` work without it."""

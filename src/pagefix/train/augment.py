@@ -1,0 +1,87 @@
+"""Training-time damage for pages (OpenCV and NumPy only): a random quarter turn that moves the
+label with it, scale, crop, small skew, colour, blur, noise and JPEG recompression.
+
+The result is a square BGR crop of `resize_short` pixels (256): the classifier's own `preprocess`
+then leaves its size alone and takes the centre 224x224, exactly as at inference. Only the scale
+and position of the crop are jittered, so training sees the same kind of input as inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..evaluation.datasets import turn_content
+
+__all__ = ["Augmentation"]
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    resize_short: int = 256  # also the side of the square crop handed to `preprocess`
+    scale: tuple[float, float] = (1.0, 1.4)  # short side as a multiple of resize_short (1 = inference)
+    shift: float = 0.5  # how far the crop may move from the centre, as a share of the slack
+    skew_degrees: float = 3.0
+    turn_labels: bool = True  # random quarter turns, with the label turned too
+    labels: tuple[int, ...] = (0, 90, 180, 270)
+
+    def __call__(self, image: np.ndarray, angle: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        if self.turn_labels:
+            extra = int(rng.choice(self.labels))
+            image = turn_content(image, extra)
+            angle = (angle + extra) % 360
+        image = self._scale_and_crop(image, rng)
+        image = self._skew(image, rng)
+        image = self._colour(image, rng)
+        image = self._blur_noise_jpeg(image, rng)
+        return image, angle
+
+    def _scale_and_crop(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        height, width = image.shape[:2]
+        short = self.resize_short * rng.uniform(*self.scale)
+        side = self.resize_short
+        short = max(short, side)
+        factor = short / min(height, width)
+        new_w, new_h = max(side, round(width * factor)), max(side, round(height * factor))
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        slack_x, slack_y = new_w - side, new_h - side
+        x0 = int(round(slack_x / 2 + rng.uniform(-1, 1) * self.shift * slack_x / 2))
+        y0 = int(round(slack_y / 2 + rng.uniform(-1, 1) * self.shift * slack_y / 2))
+        return resized[y0:y0 + side, x0:x0 + side]
+
+    def _skew(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.skew_degrees <= 0 or rng.random() < 0.5:
+            return image
+        size = image.shape[1], image.shape[0]
+        matrix = cv2.getRotationMatrix2D((size[0] / 2, size[1] / 2), rng.uniform(-1, 1) * self.skew_degrees, 1.0)
+        return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    @staticmethod
+    def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = image.astype(np.float32)
+        if rng.random() < 0.8:
+            contrast = rng.uniform(0.6, 1.3)
+            brightness = rng.uniform(-40, 30)
+            tint = rng.uniform(0.85, 1.15, size=3).astype(np.float32)
+            out = (out - 128.0) * contrast + 128.0 + brightness
+            out *= tint
+        if rng.random() < 0.2:
+            out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _blur_noise_jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.random() < 0.3:
+            image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.2))
+        if rng.random() < 0.3:
+            noise = rng.normal(0, rng.uniform(2, 10), size=image.shape)
+            image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        if rng.random() < 0.5:
+            quality = int(rng.integers(30, 95))
+            ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok:
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return image
+

@@ -1,0 +1,136 @@
+"""`pagefix train`: fine-tune the orientation classifier, make a dataset from upright pages, or
+render synthetic pages of a script. PyTorch is imported only by the training itself."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+logger = logging.getLogger("pagefix")
+
+TORCH_HINT = 'pagefix train needs PyTorch: pip install "pagefix[train]"'
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train", help="fine-tune the orientation classifier",
+        description="Fine-tune the orientation classifier on your pages and export it in pagefix's model layout.",
+    )
+    tasks = parser.add_subparsers(dest="train_task", metavar="TASK", required=True)
+
+    orientation = tasks.add_parser(
+        "orientation", help="fine-tune PP-LCNet_x1_0_doc_ori (or write a dataset with --make-dataset)",
+        description="Fine-tune on a dataset in the reference format (label.txt, train.txt, val.txt) and "
+        "write MODEL_DIR (model.onnx + pagefix.yml), usable as doc_orientation_classify_model_dir. "
+        "Rerunning with the same --out resumes after the last finished epoch. With --make-dataset "
+        "UPRIGHT_DIR, write a dataset to --out instead: every page at the four angles, split by page.",
+    )
+    source = orientation.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="DIR", help="dataset in the reference classification format")
+    source.add_argument("--make-dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
+    orientation.add_argument("--out", required=True, metavar="DIR", help="model directory (or dataset folder with --make-dataset)")
+    orientation.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
+    orientation.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
+    orientation.add_argument("--lr", type=float, default=0.01, help="peak learning rate, SGD with momentum (default: 0.01)")
+    orientation.add_argument("--weight-decay", type=float, default=3e-5, help="L2 weight decay (default: 3e-5)")
+    orientation.add_argument("--freeze-backbone", action="store_true",
+                             help="train only the final linear layer (fast; the features stay the shipped ones)")
+    orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
+    orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
+    orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
+    orientation.add_argument("--name", help="model name written to pagefix.yml (default: the --out folder's name)")
+    orientation.add_argument("--restart", action="store_true", help="ignore a checkpoint in --out and start over")
+    orientation.add_argument("--val-fraction", type=float, default=0.2,
+                             help="with --make-dataset: share of pages for validation (default: 0.2)")
+    orientation.set_defaults(func=run_orientation)
+
+    render = tasks.add_parser(
+        "render-pages", help="render synthetic upright text pages of a script (for --make-dataset)",
+        description="Write COUNT clean upright pages (PNG) of generated text, or of words from --text, "
+        "set right-aligned for right-to-left scripts.",
+    )
+    render.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
+    render.add_argument("--script", default="latin", help="hebrew, latin, cyrillic or greek (default: latin)")
+    render.add_argument("--font", action="append", metavar="FILE", help="TrueType/OpenType font with the script (repeatable)")
+    render.add_argument("--text", metavar="FILE", help="UTF-8 text whose words fill the pages instead of generated ones")
+    render.add_argument("--rtl", action="store_true", default=None, help="set lines right to left (default: from --script)")
+    render.add_argument("--count", type=int, default=100, help="pages to write (default: 100)")
+    render.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    render.set_defaults(func=run_render)
+
+
+def _bar(args: argparse.Namespace) -> Any:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    return partial(tqdm, leave=False, disable=not sys.stderr.isatty() or args.quiet)
+
+
+def run_orientation(args: argparse.Namespace) -> int:
+    if args.make_dataset:
+        from .dataset import make_dataset
+
+        with _bar(args)(desc="pages", unit="page") as bar:
+            summary = make_dataset(args.make_dataset, args.out, args.val_fraction, args.seed, progress=bar.update)
+        print(f"wrote {summary.root}: train {summary.train_pages} pages ({summary.train_images} images), "
+              f"val {summary.val_pages} pages ({summary.val_images} images)")
+        return 0
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        logger.error(TORCH_HINT)
+        return 2
+    from .trainer import TrainConfig, train_orientation
+
+    config = TrainConfig(
+        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, freeze_backbone=args.freeze_backbone, seed=args.seed,
+        threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
+    )
+    result = train_orientation(config, bar=_bar(args))
+    for record in result.history:
+        print("epoch {epoch}: loss {loss:.4f}, train accuracy {train_accuracy:.4f}".format(**record)
+              + (f", val accuracy {record['val_accuracy']:.4f}" if "val_accuracy" in record else ""))
+    accuracy = f"{result.val_accuracy:.4f}" if result.val_accuracy is not None else "n/a (no val split)"
+    print(f"exported epoch {result.best_epoch} (val accuracy {accuracy}) to {result.model_dir}")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+
+    from ..errors import ConfigError
+    from .synthetic import SCRIPTS, render_page, word_source
+
+    if args.script not in SCRIPTS:
+        raise ConfigError(f"unknown script {args.script!r}; known: {', '.join(sorted(SCRIPTS))}")
+    lines = None
+    if args.text:
+        try:
+            lines = Path(args.text).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.text}: {exc.strerror or exc}") from exc
+    fonts = args.font or [None]
+    rtl = SCRIPTS[args.script].rtl if args.rtl is None else args.rtl
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    try:
+        next_word = word_source(args.script, rng, lines)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    with _bar(args)(total=args.count, desc="pages", unit="page") as bar:
+        for index in range(args.count):
+            page = render_page(next_word, fonts, rtl, rng)
+            cv2.imwrite(str(out / f"{args.script}_{index:05d}.png"), page)
+            bar.update(1)
+    print(f"wrote {args.count} pages to {out}")
+    return 0

@@ -1,0 +1,256 @@
+"""Fine-tune the orientation classifier: PyTorch network initialised from the ONNX weights,
+augmented training, validation each epoch, resumable checkpoints, export to pagefix's layout.
+
+Determinism: every epoch draws its shuffling, augmentation and dropout from generators seeded
+with (seed, epoch), so a run resumed after epoch k continues exactly as the uninterrupted run
+would (same threads, same machine).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputError
+from ..evaluation.datasets import ANGLES
+from ..limits import Limits
+from ..models import ModelStore, OrientationClassifier, RuntimeOptions
+from .augment import Augmentation
+from .dataset import load_split
+from .export import export_model
+from .network import PPLCNet
+from .onnx_weights import load_onnx_weights
+
+__all__ = ["TrainConfig", "TrainResult", "train_orientation"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoints/last.pt"
+# Settings that must match for a checkpoint to be resumed.
+_RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "freeze_backbone", "seed",
+                "label_smoothing", "base_model", "base_model_dir", "warmup_epochs")
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 0.01
+    weight_decay: float = 3e-5
+    label_smoothing: float = 0.1
+    warmup_epochs: float = 0.5
+    freeze_backbone: bool = False
+    seed: int = 0
+    threads: int | None = None
+    base_model: str | None = None
+    base_model_dir: str | None = None
+    name: str | None = None
+    restart: bool = False
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_epoch: int
+    val_accuracy: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _Hooks:
+    """Progress callbacks from a front end; the library draws nothing itself."""
+
+    def __init__(self, bar: Callable[..., Any] | None = None) -> None:
+        self.bar = bar
+
+    def progress(self, total: int, desc: str) -> Any:
+        if self.bar is None:
+            return _NoBar()
+        return self.bar(total=total, desc=desc)
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        return None
+
+
+def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None) -> TrainResult:
+    """Fine-tune and export to `config.out` (model.onnx + pagefix.yml); returns where and how well.
+
+    >>> train_orientation(TrainConfig(data="dataset/", out="my-model/", epochs=5))  # doctest: +SKIP
+    """
+    hooks = _Hooks(bar)
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ConfigError("epochs and batch size must be at least 1")
+    data, out = Path(config.data).expanduser(), Path(config.out).expanduser()
+    threads = config.threads or min(os.cpu_count() or 1, 8)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    base = ModelStore().resolve("orientation", config.base_model, config.base_model_dir)
+    classifier = OrientationClassifier.from_files(base, RuntimeOptions(device="cpu", cpu_threads=threads))
+    if tuple(classifier.labels) != ANGLES:
+        raise ConfigError(f"the base model's labels {classifier.labels} are not {ANGLES}")
+    augmentation = Augmentation(resize_short=classifier.resize_short, labels=ANGLES)
+
+    limits = Limits()
+    count = len((data / "train.txt").read_text(encoding="utf-8").splitlines()) if (data / "train.txt").is_file() else 0
+    with hooks.progress(count, "loading train") as progress:
+        train_images, train_angles = load_split(data, "train", limits, progress=progress.update)
+    if not train_images:
+        raise InputError(f"{data / 'train.txt'} lists no images")
+    val_batch, val_labels = None, None
+    if (data / "val.txt").is_file():
+        with hooks.progress(0, "loading val") as progress:
+            val_arrays, val_angles = load_split(data, "val", limits, prepare=classifier.preprocess, progress=progress.update)
+        if val_arrays:
+            val_batch = torch.from_numpy(np.stack(val_arrays))
+            val_labels = torch.tensor([ANGLES.index(a) for a in val_angles])
+
+    torch.manual_seed(config.seed)
+    net = load_onnx_weights(PPLCNet(num_classes=len(ANGLES)), base.path)
+    if config.freeze_backbone:
+        for parameter in net.backbone_parameters():
+            parameter.requires_grad_(False)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _cosine_with_warmup(steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs))
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    settings = _settings(config)
+    start_epoch, best = 0, {"epoch": -1, "accuracy": -1.0, "state": None}
+    history: list[dict[str, float]] = []
+    checkpoint_path = out / CHECKPOINT
+    if checkpoint_path.exists() and not config.restart:
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if state["settings"] != settings:
+            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+            raise ConfigError(
+                f"{checkpoint_path} was made with other settings ({', '.join(changed)}); "
+                "pass --restart to start over or use another --out"
+            )
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, history = state["epoch"] + 1, state["history"]
+        best = {"epoch": state["best_epoch"], "accuracy": state["best_accuracy"], "state": state["best_model"]}
+        logger.info("resuming from epoch %d of %d (%s)", start_epoch + 1, config.epochs, checkpoint_path)
+
+    for epoch in range(start_epoch, config.epochs):
+        rng = np.random.default_rng([config.seed, epoch])
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        _train_mode(net)
+        order = rng.permutation(len(train_images))
+        total_loss, seen, right = 0.0, 0, 0
+        with hooks.progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}") as progress:
+            for start in range(0, len(order), config.batch_size):
+                picked = order[start:start + config.batch_size]
+                inputs, targets = [], []
+                for index in picked:
+                    image, angle = augmentation(train_images[index], train_angles[index], rng)
+                    inputs.append(classifier.preprocess(image))
+                    targets.append(ANGLES.index(angle))
+                batch, target = torch.from_numpy(np.stack(inputs)), torch.tensor(targets)
+                logits = net(batch)
+                loss = loss_fn(logits, target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += float(loss.detach()) * len(picked)
+                seen += len(picked)
+                right += int((logits.argmax(1) == target).sum())
+                progress.update(1)
+                progress.set_postfix(loss=f"{total_loss / seen:.4f}")
+        record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": right / seen}
+        if val_batch is not None:
+            record["val_accuracy"] = _accuracy(net, val_batch, val_labels, config.batch_size)
+        history.append(record)
+        logger.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+        score = record.get("val_accuracy", 0.0)
+        # Best on validation; without a validation split, the last epoch.
+        if val_batch is None or score > best["accuracy"]:
+            best = {"epoch": epoch, "accuracy": score, "state": copy.deepcopy(net.state_dict())}
+        _save_checkpoint(checkpoint_path, {
+            "settings": settings, "epoch": epoch, "history": history, "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "best_epoch": best["epoch"], "best_accuracy": best["accuracy"], "best_model": best["state"],
+        })
+
+    if best["state"] is not None:
+        net.load_state_dict(best["state"])
+    net.eval()
+    check = val_batch[:8] if val_batch is not None else None
+    val_accuracy = best["accuracy"] if val_batch is not None else None
+    metadata = {
+        "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
+        "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
+        "val_accuracy": val_accuracy, "seed": config.seed, "freeze_backbone": config.freeze_backbone,
+        "lr": config.lr, "batch_size": config.batch_size,
+    }
+    model_dir = export_model(net, base, out, name=config.name or out.name, metadata=metadata, check_batch=check)
+    return TrainResult(model_dir, best["epoch"] + 1, val_accuracy, history)
+
+
+def _settings(config: TrainConfig) -> dict[str, Any]:
+    values = asdict(config)
+    values["data"] = str(Path(config.data).expanduser().resolve())
+    return {key: values[key] for key in _RESUME_KEYS}
+
+
+def _train_mode(net: PPLCNet) -> None:
+    """Dropout on, BatchNorm statistics kept: fine-tuning batches on a CPU are small and their
+    statistics noisy; the shipped running means and variances come from a far larger set."""
+    net.train()
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+
+
+def _cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+@torch.no_grad()
+def _accuracy(net: PPLCNet, batch: torch.Tensor, labels: torch.Tensor, chunk: int) -> float:
+    net.eval()
+    right = 0
+    for start in range(0, len(batch), chunk):
+        right += int((net(batch[start:start + chunk]).argmax(1) == labels[start:start + chunk]).sum())
+    return right / len(batch)
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".part")
+    torch.save(state, temp)
+    os.replace(temp, path)  # a crash mid-save leaves the previous checkpoint intact

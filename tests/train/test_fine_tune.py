@@ -1,0 +1,142 @@
+"""`pagefix train orientation`: dataset writing, a one-epoch fine-tune whose export the pipeline
+loads, resuming that matches an uninterrupted run, and the hint when PyTorch is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from pagefix.cli import main
+from pagefix.errors import ConfigError
+from pagefix.evaluation.datasets import read_label_names, read_split
+from pagefix.train.augment import Augmentation
+from pagefix.train.dataset import make_dataset
+
+CPU = ["--threads", "2"]
+
+
+def test_make_dataset_writes_the_reference_format(small_dataset):
+    assert read_label_names(small_dataset) == {0: 0, 1: 90, 2: 180, 3: 270}
+    train, val = read_split(small_dataset, "train"), read_split(small_dataset, "val")
+    assert len(train) == 16 and len(val) == 8  # 4 + 2 pages, each at four angles
+    page_of = lambda path: path.name.rsplit("_", 1)[0]  # noqa: E731
+    assert not {page_of(p) for p, _ in train} & {page_of(p) for p, _ in val}
+    assert sorted(a for _, a in val) == [0, 0, 90, 90, 180, 180, 270, 270]
+    for path, angle in val:
+        height, width = cv2.imread(str(path)).shape[:2]
+        assert (height > width) == (angle in (0, 180))  # the generated pages are portrait
+
+
+def test_make_dataset_refuses_a_non_empty_folder(upright_pages, tmp_path):
+    (tmp_path / "x.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not empty"):
+        make_dataset(upright_pages, tmp_path)
+
+
+def test_augmentation_gives_square_crops_and_turns_labels_with_the_image():
+    rng = np.random.default_rng(0)
+    page = np.full((700, 500, 3), 255, np.uint8)
+    augment = Augmentation()
+    labels = set()
+    for _ in range(60):
+        image, angle = augment(page, 90, rng)
+        assert image.shape == (256, 256, 3) and image.dtype == np.uint8
+        labels.add(angle)
+    assert labels == {0, 90, 180, 270}
+    image, angle = Augmentation(turn_labels=False)(page, 90, rng)
+    assert angle == 90
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_one_epoch_fine_tune_is_loaded_by_the_pipeline(small_dataset, upright_pages, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from pagefix import DocPreprocessor
+    from pagefix.models import ModelStore
+
+    out = tmp_path / "model"
+    code = main(["train", "orientation", "--data", str(small_dataset), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "8", "--lr", "0.002", *CPU])
+    assert code == 0
+    assert "exported epoch 1" in capsys.readouterr().out
+    assert (out / "model.onnx").is_file() and (out / "checkpoints" / "last.pt").is_file()
+    assert _digest(out / "model.onnx") != _digest(ModelStore().resolve("orientation").path)
+
+    pipeline = DocPreprocessor(doc_orientation_classify_model_dir=out, use_doc_unwarping=False,
+                               device="cpu", cpu_threads=2)
+    page = cv2.imread(str(next(upright_pages.glob("*.png"))))
+    result = pipeline.predict(cv2.rotate(page, cv2.ROTATE_180))[0]
+    assert result["angle"] in (0, 90, 180, 270) and 0.0 < result["angle_score"] <= 1.0
+
+    code = main(["eval", "orientation", str(small_dataset), "--json", "--doc_orientation_classify_model_dir", str(out),
+                 "--device", "cpu", "--cpu_threads", "2"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"] == 8 and report["accuracy"] >= 0.75  # clean Latin pages stay easy
+
+
+def test_resuming_continues_exactly_like_one_run(small_dataset, tmp_path):
+    pytest.importorskip("torch")
+    from pagefix.train.trainer import TrainConfig, train_orientation
+
+    def config(out):
+        return TrainConfig(data=str(small_dataset), out=str(out), epochs=2, batch_size=16, seed=3,
+                           freeze_backbone=True, lr=0.05, threads=2)
+
+    class Interrupt:  # a progress bar that stops the run when epoch 2 begins, as Ctrl-C would
+        def __init__(self, total=0, desc=""):
+            if desc.startswith("epoch 2"):
+                raise KeyboardInterrupt
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def update(self, n=1):
+            return None
+
+        def set_postfix(self, **kwargs):
+            return None
+
+    straight = train_orientation(config(tmp_path / "straight"))
+    with pytest.raises(KeyboardInterrupt):
+        train_orientation(config(tmp_path / "resumed"), bar=Interrupt)
+    assert not (tmp_path / "resumed" / "model.onnx").exists()
+    resumed = train_orientation(config(tmp_path / "resumed"))
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    assert _digest(tmp_path / "straight" / "model.onnx") == _digest(tmp_path / "resumed" / "model.onnx")
+
+
+def test_a_checkpoint_with_other_settings_is_not_resumed(small_dataset, tmp_path, capsys):
+    pytest.importorskip("torch")
+    args = ["train", "orientation", "--data", str(small_dataset), "--out", str(tmp_path / "m"), "--epochs", "1",
+            "--batch-size", "16", "--freeze-backbone", *CPU]
+    assert main(args) == 0
+    assert main([*args[:-2], "--lr", "0.5", *CPU]) == 2
+    error = capsys.readouterr().err
+    assert "other settings (lr)" in error and "--restart" in error
+
+
+def test_missing_torch_names_the_extra(small_dataset, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    code = main(["train", "orientation", "--data", str(small_dataset), "--out", str(tmp_path / "m")])
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ['pagefix: ERROR: pagefix train needs PyTorch: pip install "pagefix[train]"']
+
+
+def test_render_pages_command(tmp_path, capsys):
+    assert main(["train", "render-pages", "--out", str(tmp_path), "--count", "2", "--script", "latin", "--seed", "1"]) == 0
+    pages = sorted(tmp_path.glob("*.png"))
+    assert len(pages) == 2
+    image = cv2.imread(str(pages[0]))
+    assert image.shape[0] > image.shape[1] and (image < 128).any()

@@ -1,0 +1,75 @@
+"""The PyTorch PP-LCNet matches the shipped ONNX graph, and weights go back into it losslessly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pagefix.errors import ModelStoreError  # noqa: E402
+from pagefix.evaluation.datasets import turn_content  # noqa: E402
+from pagefix.inputs import iter_pages  # noqa: E402
+from pagefix.models import ModelStore  # noqa: E402
+from pagefix.train.network import PPLCNet  # noqa: E402
+from pagefix.train.onnx_weights import load_onnx_weights, write_onnx_weights  # noqa: E402
+
+PAGES = (
+    "tess__testing_eurotext.png", "publaynet__examples_PMC3576793_00004.jpg", "sroie_sel__024.jpg",
+    "onnxocr__onnxocr_test_images_images_1117.jpg", "paddle__doc_table_table.jpg",
+    "docbank__DocBank_samples_DocBank_samples_11.tar_1701.04715.gz_paper_1_ori.jpg",
+)
+
+
+@pytest.fixture(scope="module")
+def torch_net(classifier):
+    files = ModelStore().resolve("orientation")
+    return load_onnx_weights(PPLCNet(), files.path).eval()
+
+
+@pytest.fixture(scope="module")
+def real_batch(classifier, shared_data):
+    images = []
+    for index, name in enumerate(PAGES):
+        page = next(iter_pages(shared_data / "orientation" / "upright" / name))
+        images.append(turn_content(page.image, (0, 90, 180, 270)[index % 4]))
+    return np.stack([classifier.preprocess(image) for image in images])
+
+
+def test_pytorch_forward_equals_onnx_runtime_on_real_pages(torch_net, classifier, real_batch):
+    expected = classifier.probabilities(real_batch)
+    with torch.no_grad():
+        got = torch_net.probabilities(torch.from_numpy(real_batch)).numpy()
+    assert np.abs(got - expected).max() < 1e-4
+    assert (got.argmax(1) == expected.argmax(1)).all()
+
+
+def test_written_weights_are_what_onnx_runtime_runs(torch_net, classifier, real_batch, tmp_path):
+    from pagefix.models import OrientationClassifier, RuntimeOptions
+    from pagefix.models.store import ModelFiles
+
+    changed = PPLCNet()
+    changed.load_state_dict(torch_net.state_dict())
+    with torch.no_grad():  # a different head and one BN layer, so the written file must differ
+        changed.fc.weight.mul_(-1.5)
+        changed.stem[1].running_mean.add_(0.3)
+    changed.eval()
+    target = tmp_path / "model.onnx"
+    write_onnx_weights(changed, ModelStore().resolve("orientation").path, target)
+    runner = OrientationClassifier.from_files(
+        ModelFiles("t", "orientation", target, {}), RuntimeOptions(device="cpu", cpu_threads=1)
+    )
+    onnx_probs = runner.probabilities(real_batch)
+    with torch.no_grad():
+        torch_probs = changed.probabilities(torch.from_numpy(real_batch)).numpy()
+    assert np.abs(onnx_probs - torch_probs).max() < 1e-4
+    assert np.abs(onnx_probs - classifier.probabilities(real_batch)).max() > 0.1
+    reloaded = load_onnx_weights(PPLCNet(), target)
+    for name, value in changed.state_dict().items():
+        assert torch.equal(value, reloaded.state_dict()[name]), name
+
+
+def test_a_graph_of_another_network_is_refused():
+    unwarping = ModelStore().resolve("unwarping").path
+    with pytest.raises(ModelStoreError):
+        load_onnx_weights(PPLCNet(), unwarping)
