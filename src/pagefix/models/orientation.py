@@ -9,14 +9,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set
 from .runtime import OnnxRunner, Runner, RuntimeOptions
 from .store import ModelFiles
 
 __all__ = ["Orientation", "OrientationClassifier", "quarter_turn"]
-
-# A page this much longer than wide would become a huge strip at short side 256; above this size
-# the crop is taken from the source first and only that region is resized.
-_MAX_RESIZED_SIDE = 4096
 
 # cv2.rotate codes that undo a clockwise turn of the content by the label.
 _UNDO_TURN = {
@@ -78,34 +75,53 @@ class OrientationClassifier:
         kwargs = {k: settings[k] for k in ("labels", "resize_short", "crop_size", "mean", "std") if k in settings}
         return cls(OnnxRunner.load(files.path, options), **kwargs)
 
+    def normalize(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """BGR uint8 crops (224x224) to the model's NCHW float32 input (ImageNet statistics on RGB)."""
+        batch = np.stack(crops)[:, :, :, ::-1].astype(np.float32)
+        return np.ascontiguousarray((batch * self._scale + self._shift).transpose(0, 3, 1, 2))
+
     def preprocess(self, image: np.ndarray) -> np.ndarray:
-        """One page to the model's CHW float32 input."""
-        crop = self._resized_centre_crop(image)
-        rgb = crop[:, :, ::-1].astype(np.float32)
-        return np.ascontiguousarray((rgb * self._scale + self._shift).transpose(2, 0, 1))
+        """One page to the model's CHW input with the reference's view."""
+        return self.normalize(centre_crop(image, self.resize_short))[0]
 
-    def _resized_centre_crop(self, image: np.ndarray) -> np.ndarray:
-        height, width = image.shape[:2]
-        scale = self.resize_short / min(height, width)
-        # Python's round() (banker's rounding) as the reference computes the new size.
-        new_w, new_h = round(width * scale), round(height * scale)
-        size = self.crop_size
-        if max(new_w, new_h) > _MAX_RESIZED_SIDE:
-            # Extreme aspect ratio: cut the source region that becomes the crop, then resize it.
-            src_w, src_h = min(width, round(size / scale)), min(height, round(size / scale))
-            x0, y0 = (width - src_w) // 2, (height - src_h) // 2
-            return cv2.resize(image[y0:y0 + src_h, x0:x0 + src_w], (size, size), interpolation=cv2.INTER_LINEAR)
-        if (new_w, new_h) != (width, height):
-            image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        x0, y0 = max(0, (new_w - size) // 2), max(0, (new_h - size) // 2)
-        return image[y0:y0 + size, x0:x0 + size]
-
-    def predict(self, images: Sequence[np.ndarray]) -> list[Orientation]:
-        """Classify a batch of pages in one model call."""
+    def predict(self, images: Sequence[np.ndarray], views: str | ViewSet | None = "reference") -> list[Orientation]:
+        """Classify pages; all views of all pages go through the model in one call (two with a gate)."""
         if not images:
             return []
-        batch = np.stack([self.preprocess(image) for image in images])
-        return self.predict_batch(batch)
+        view_set = resolve_view_set(views)
+        if view_set.is_reference:
+            return self.predict_batch(np.stack([self.preprocess(image) for image in images]))
+        if view_set.gate is None:
+            per_page = [make_crops(image, view_set.views) for image in images]
+            probabilities = self._probabilities_of(per_page)
+        else:
+            # Score the first view of every page, then the other views only where it is unsure.
+            first, rest = view_set.views[:1], view_set.views[1:]
+            per_page = [make_crops(image, first) for image in images]
+            probabilities = self._probabilities_of(per_page)
+            unsure = [p.max(axis=1).min() < view_set.gate for p in probabilities]
+            extra = [make_crops(image, rest) if u else ([], []) for image, u in zip(images, unsure)]
+            extra_probabilities = self._probabilities_of(extra)
+            per_page = [(a + c, b + d) for (a, b), (c, d) in zip(per_page, extra)]
+            probabilities = [np.concatenate([p, q]) for p, q in zip(probabilities, extra_probabilities)]
+        found = []
+        for (_, turns), probs in zip(per_page, probabilities):
+            score = combine_views(probs, turns)
+            best = int(score.argmax())
+            # The page's probability for each angle: the normalised product of its views' votes.
+            joint = np.exp(score - score.max())
+            joint /= joint.sum()
+            found.append(Orientation(self.labels[best], float(joint[best]), tuple(float(v) for v in joint)))
+        return found
+
+    def _probabilities_of(self, per_page: list[tuple[list[np.ndarray], list[int]]]) -> list[np.ndarray]:
+        crops = [crop for page_crops, _ in per_page for crop in page_crops]
+        probabilities = self.probabilities(self.normalize(crops)) if crops else np.zeros((0, len(self.labels)))
+        out, start = [], 0
+        for page_crops, _ in per_page:
+            out.append(probabilities[start:start + len(page_crops)])
+            start += len(page_crops)
+        return out
 
     def predict_batch(self, batch: np.ndarray) -> list[Orientation]:
         probabilities = self.probabilities(batch)

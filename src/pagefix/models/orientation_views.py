@@ -1,0 +1,134 @@
+"""Views of a page for the orientation classifier, and how their answers are combined.
+
+A view is a 224x224 crop made by a named recipe, turned by k quarter turns clockwise. The
+classifier scores each view; the score of angle a is the sum over views of log p_view[(a + k) mod 4]
+(a view of the page turned by k more quarter turns sees the content turned a + 90k). The
+`reference` set is the reference's single view: short side 256 (bilinear), centre crop 224.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["VIEW_SETS", "ViewSet", "combine_views", "make_crops", "resolve_view_set"]
+
+CROP = 224
+_MAX_RESIZED_SIDE = 4096
+_WHITE = (255, 255, 255)
+
+
+def centre_crop(image: np.ndarray, short_side: int = 256, interpolation: int = cv2.INTER_LINEAR) -> list[np.ndarray]:
+    """The reference's view: short side to 256 (Python round, bilinear), centre crop 224."""
+    height, width = image.shape[:2]
+    scale = short_side / min(height, width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    if max(new_w, new_h) > _MAX_RESIZED_SIDE:
+        # Extreme aspect ratio: cut the source region that becomes the crop, then resize only it.
+        src_w, src_h = min(width, round(CROP / scale)), min(height, round(CROP / scale))
+        x0, y0 = (width - src_w) // 2, (height - src_h) // 2
+        return [cv2.resize(image[y0:y0 + src_h, x0:x0 + src_w], (CROP, CROP), interpolation=interpolation)]
+    if (new_w, new_h) != (width, height):
+        image = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    x0, y0 = max(0, (new_w - CROP) // 2), max(0, (new_h - CROP) // 2)
+    return [image[y0:y0 + CROP, x0:x0 + CROP]]
+
+
+def long_side_crops(image: np.ndarray, short_side: int, count: int = 3) -> list[np.ndarray]:
+    """`count` crops centred on the short axis, spread along the long axis (centres at
+    1/(count+1), 2/(count+1), ...), after resizing the short side to `short_side`."""
+    height, width = image.shape[:2]
+    scale = short_side / min(height, width)
+    new_w = max(CROP, min(round(width * scale), _MAX_RESIZED_SIDE))
+    new_h = max(CROP, min(round(height * scale), _MAX_RESIZED_SIDE))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    crops = []
+    for i in range(count):
+        fraction = (i + 1) / (count + 1)
+        if new_h >= new_w:
+            y0 = int(np.clip(round(new_h * fraction - CROP / 2), 0, new_h - CROP))
+            x0 = (new_w - CROP) // 2
+        else:
+            x0 = int(np.clip(round(new_w * fraction - CROP / 2), 0, new_w - CROP))
+            y0 = (new_h - CROP) // 2
+        crops.append(resized[y0:y0 + CROP, x0:x0 + CROP])
+    return crops
+
+
+def letterbox(image: np.ndarray) -> list[np.ndarray]:
+    """The whole page shrunk to fit 224x224, centred on white."""
+    height, width = image.shape[:2]
+    scale = CROP / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    canvas = np.full((CROP, CROP, 3), _WHITE, dtype=np.uint8)
+    y0, x0 = (CROP - new_h) // 2, (CROP - new_w) // 2
+    canvas[y0:y0 + new_h, x0:x0 + new_w] = small
+    return [canvas]
+
+
+#: Crop recipes by name.
+RECIPES: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
+    "centre256": centre_crop,
+    "letterbox": letterbox,
+    "long3_384": lambda image: long_side_crops(image, 384),
+    "long3_512": lambda image: long_side_crops(image, 512),
+    "long3_640": lambda image: long_side_crops(image, 640),
+}
+
+
+@dataclass(frozen=True)
+class ViewSet:
+    """Which recipes to run, each at which quarter turns; optionally gated on the first view."""
+
+    name: str
+    views: tuple[tuple[str, tuple[int, ...]], ...]
+    #: Run the views after the first only when the first view's top probability is below this.
+    gate: float | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        return self.views == (("centre256", (0,)),)
+
+
+VIEW_SETS: dict[str, ViewSet] = {
+    "reference": ViewSet("reference", (("centre256", (0,)),)),
+}
+
+
+def resolve_view_set(views: str | ViewSet | None) -> ViewSet:
+    if isinstance(views, ViewSet):
+        return views
+    name = views or "default"
+    try:
+        return VIEW_SETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown orientation_views {name!r}; known: {', '.join(sorted(VIEW_SETS))}") from None
+
+
+def make_crops(image: np.ndarray, views: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[list[np.ndarray], list[int]]:
+    """All crops of `image` for `views`, turned, with the quarter turn k of each."""
+    crops, turns = [], []
+    for recipe, ks in views:
+        base = RECIPES[recipe](image)
+        for k in ks:
+            for crop in base:
+                # k quarter turns clockwise (np.rot90 turns counter-clockwise for positive k).
+                crops.append(np.rot90(crop, -k) if k % 4 else crop)
+                turns.append(k % 4)
+    return crops, turns
+
+
+def combine_views(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarray:
+    """Per-angle log-score of one page from its views' probabilities [n_views, 4]."""
+    logs = np.log(np.clip(probabilities, 1e-6, 1.0))
+    score = np.zeros(probabilities.shape[1], dtype=np.float64)
+    n = probabilities.shape[1]
+    for row, k in zip(logs, turns):
+        score += np.roll(row, -k)  # element a of the rolled row is row[(a + k) mod n]
+    return score
