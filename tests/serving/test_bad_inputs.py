@@ -78,6 +78,11 @@ def test_not_json_is_422(client: httpx.Client) -> None:
            422, "not valid JSON")
 
 
+def test_json_nested_too_deep_is_400(client: httpx.Client) -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+    expect(client.post(URL, content=body, headers={"content-type": "application/json"}), 400, "parsing the body")
+
+
 @pytest.mark.parametrize(
     ("file", "needles"),
     [

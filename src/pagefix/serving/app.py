@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from ..config import load_config
 from ..errors import FetchError, InputError, PagefixError
-from .inference import Job, PagePipeline, run_job
+from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
 from .responses import ServiceError, error_response, log_id_of
@@ -124,8 +124,8 @@ def create_app(
         visualize = settings.visualize if body.visualize is None else body.visualize
         job = Job(body, model_settings, visualize)
         try:
-            result = await pool.run(ticket, settings.request_timeout, run_job, job, pipeline, settings, limits,
-                                    ticket.check, metrics.pages.inc)
+            answer = await pool.run(ticket, settings.request_timeout, answer_json, log_id, job, pipeline, settings,
+                                    limits, ticket.check, metrics.pages.inc)
         except asyncio.TimeoutError:
             raise ServiceError(504, f"Request took longer than {settings.request_timeout:g} s "
                                "(Serving.request_timeout)") from None
@@ -133,8 +133,7 @@ def create_app(
             raise
         except Exception as exc:  # noqa: BLE001 - a bug or a model failure: logged, never shown
             return _internal_error(log_id, request, exc)
-        payload = InferResponse(logId=log_id, result=result)
-        return Response(payload.model_dump_json(exclude_none=True), media_type="application/json")
+        return Response(answer, media_type="application/json")
 
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
@@ -24,6 +24,7 @@ from .schemas import (
     DocPreprocessingResult,
     ImageInfo,
     InferRequest,
+    InferResponse,
     InferResult,
     ModelSettings,
     PageInfo,
@@ -33,7 +34,7 @@ from .schemas import (
 )
 from .settings import ServingSettings
 
-__all__ = ["Job", "PagePipeline", "fit_within", "run_job"]
+__all__ = ["Job", "PagePipeline", "answer_json", "fit_within", "run_job"]
 
 
 class PagePipeline(Protocol):
@@ -52,6 +53,12 @@ class Job:
     visualize: bool
 
 
+def answer_json(log_id: str, job: Job, *args: Any) -> bytes:
+    """The whole 200 answer, serialised here on the worker so the event loop never copies images."""
+    result = run_job(job, *args)
+    return InferResponse(logId=log_id, result=result).model_dump_json(exclude_none=True).encode()
+
+
 def run_job(
     job: Job, pipeline: PagePipeline, settings: ServingSettings, limits: Limits,
     check_cancelled: Callable[[], None], on_page: Callable[[], None],
@@ -59,10 +66,24 @@ def run_job(
     """Process one request. Input problems raise `InputError` (HTTP 422)."""
     data, url = read_file_field(job.request.file, limits)
     fmt = check_file_type(data, job.request.fileType)
-    stream = pages_from_bytes(data, url, limits)
+    pages = pages_from_bytes(data, url, limits)
     del data  # the stream keeps what it needs
-    if settings.max_num_input_imgs is not None:  # PDFs stop at Limits.max_pdf_pages already; TIFF frames here
-        stream = itertools.islice(stream, settings.max_num_input_imgs)
+    try:
+        results, sizes, multi_page = _process(pages, job, pipeline, settings, check_cancelled, on_page)
+    finally:
+        if isinstance(pages, Generator):
+            pages.close()  # a PDF left early (page limit, error, timeout) is closed now, not at GC
+    if not results:
+        raise InputError("the file has no pages")
+    return InferResult(docPreprocessingResults=results, dataInfo=_data_info(fmt, multi_page, sizes))
+
+
+def _process(
+    pages: Iterator[Page | PageFailure], job: Job, pipeline: PagePipeline, settings: ServingSettings,
+    check_cancelled: Callable[[], None], on_page: Callable[[], None],
+) -> tuple[list[DocPreprocessingResult], list[PageInfo], bool]:
+    # PDFs stop at Limits.max_pdf_pages already; this also stops TIFF frames.
+    stream = itertools.islice(pages, settings.max_num_input_imgs)
     results: list[DocPreprocessingResult] = []
     sizes: list[PageInfo] = []
     multi_page = False
@@ -78,9 +99,7 @@ def run_job(
             _fail(processed)
         results.append(_page_answer(processed, job.visualize, settings.max_output_img_size))
         on_page()
-    if not results:
-        raise InputError("the file has no pages")
-    return InferResult(docPreprocessingResults=results, dataInfo=_data_info(fmt, multi_page, sizes))
+    return results, sizes, multi_page
 
 
 def _fail(failure: PageFailure) -> NoReturn:

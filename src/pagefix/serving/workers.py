@@ -87,11 +87,13 @@ class InferencePool:
             ticket.release()
             raise
         future.add_done_callback(lambda _f: ticket.release())
+        waiter = asyncio.wrap_future(future)
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError):
             ticket.cancelled.set()
             future.cancel()  # a job still waiting in the queue never starts
+            waiter.add_done_callback(_discard)
             raise
 
     def _call(self, ticket: Ticket, fn: Callable[..., T], *args: Any) -> T:
@@ -113,3 +115,9 @@ class InferencePool:
         """Admit nothing more and wait for every running job to end."""
         self.close()
         self._executor.shutdown(wait=True)
+
+
+def _discard(waiter: asyncio.Future[Any]) -> None:
+    """Collect the late outcome of a job nobody waits for any more (no 'never retrieved' noise)."""
+    if not waiter.cancelled():
+        waiter.exception()
