@@ -26,8 +26,12 @@ class Limits:
     max_pixels: int = 100_000_000
     #: Bytes per input file, local or downloaded.
     max_file_bytes: int = 512 * _MiB
-    #: Frames read from one multi-frame TIFF.
+    #: Frames read from one multi-frame TIFF; later frames are skipped with a warning, as later
+    #: PDF pages are. GIF and WebP animations give their first frame only.
     max_frames: int = 1000
+    #: Scans in one JPEG. A progressive JPEG has about 10; each scan costs a pass over the whole
+    #: image, so a file that repeats its scans thousands of times is a CPU bomb.
+    max_jpeg_scans: int = 100
     #: Pages rendered from one PDF (None: no limit). The HTTP service lowers this to 10.
     max_pdf_pages: int | None = 10_000
     #: PDF render scale; 2.0 = 144 DPI like the reference. Lowered (with a warning) for a page whose
@@ -68,7 +72,7 @@ class Limits:
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Limits:
-        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_redirects"):
+        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_jpeg_scans", "max_redirects"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"limit {name} must be >= 0")
         if self.max_pdf_pages is not None and self.max_pdf_pages < 1:

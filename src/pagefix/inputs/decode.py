@@ -1,27 +1,35 @@
 """Safe image decoding: header-checked pixel caps, EXIF orientation, every pixel mode to BGR uint8.
 
 This is the only place where image bytes meet a decoder. The format is sniffed from the bytes
-(`formats.sniff_format`), the pixel count is read from the header before anything is decoded,
-and Pillow's own bomb check is turned into our `LimitExceededError`.
+(`formats.sniff_format`), the file's structure is checked (`probe`), the pixel count is read from
+the header before anything is decoded, and Pillow's own bomb check is turned into our
+`LimitExceededError`. OpenCV never sees the bytes.
+
+Memory: a decoded page is converted to BGR in bands of rows and Pillow's copy is freed before the
+page is turned upright, so a 100 MP page peaks at Pillow's pixels plus one BGR array (about
+700 MB), not the four full-size copies a plain `np.asarray(image)` conversion makes.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError, LimitExceededError, PagefixError, UnsupportedFormatError
 from ..limits import Limits
 from .formats import sniff_format
+from .probe import check_structure
 
-__all__ = ["DecodedFrame", "check_pixels", "decode_image", "to_bgr_array"]
+__all__ = ["DecodedFrame", "array_to_bgr", "check_pixels", "decode_image", "has_exif_turn", "to_bgr_array"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,9 @@ DecodedFrame = tuple["int | None", "np.ndarray | PagefixError"]
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "tiff": "TIFF", "webp": "WEBP", "gif": "GIF"}
 _EXIF_ORIENTATION = 0x0112
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, ZeroDivisionError)
+_BAND_BYTES = 16 << 20  # rows converted at a time: bounds the temporary copies
+_BOMB_SIZE = re.compile(r"\((\d+) pixels\)")
 
 
 def check_pixels(width: int, height: int, limits: Limits, what: str = "image") -> None:
@@ -43,62 +54,89 @@ def check_pixels(width: int, height: int, limits: Limits, what: str = "image") -
         )
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    # Pillow warns (UserWarning, DecompressionBombWarning) about exactly the files this gate is
+    # for; our own checks and messages replace those warnings. The filter change is process-wide
+    # for the duration; when threads interleave, the worst case is warnings staying silenced.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def decode_image(data: bytes, limits: Limits, fmt: str | None = None) -> Iterator[DecodedFrame]:
     """Decode an image file's bytes into BGR uint8 frames.
 
-    A multi-frame TIFF yields one frame per page (indices 0..n-1); every other file yields one
-    frame with index None (GIF and animated WebP: the first frame only). A broken frame yields its
-    error and the others still come.
+    A multi-frame TIFF yields one frame per page (indices 0..n-1, at most `limits.max_frames`);
+    every other file yields one frame with index None (GIF and animated WebP: the first frame
+    only). A broken frame yields its error and the others still come.
     """
     fmt = fmt or sniff_format(data[:1024])
     if fmt not in _PIL_FORMATS:
         raise UnsupportedFormatError(f"{fmt} is not an image format")
+    check_structure(data, fmt, limits)
     image = _open(data, fmt, limits)
+    del data  # Pillow's file object holds the bytes until the image is closed
     try:
-        n_frames = getattr(image, "n_frames", 1) if fmt == "tiff" else 1
-        if n_frames <= 1:
-            yield None, _decode_frame(image, limits, apply_exif=True)
+        if not (fmt == "tiff" and getattr(image, "is_animated", False)):
+            frame, orientation = _decode_frame(image, limits)
+            image.close()  # Pillow's copy goes before the turn makes another
+            frame = _apply_orientation(frame, orientation)
+            yield None, frame
             return
-        if n_frames > limits.max_frames:
-            raise LimitExceededError(
-                f"TIFF has {n_frames} frames, over the limit of {limits.max_frames} "
-                "(raise it with PAGEFIX_MAX_FRAMES or Limits.max_frames)"
-            )
-        for index in range(n_frames):
-            try:
-                image.seek(index)
-                yield index, _decode_frame(image, limits, apply_exif=True)
-            except PagefixError as exc:
-                yield index, exc
-            except (OSError, ValueError, SyntaxError, EOFError) as exc:
-                yield index, InputError(f"TIFF frame {index} cannot be decoded: {exc}")
+        yield from _tiff_frames(image, limits)
     finally:
         image.close()
+
+
+def _tiff_frames(image: Image.Image, limits: Limits) -> Iterator[DecodedFrame]:
+    # Frames are found one at a time (never `n_frames`, which walks every IFD of the file first).
+    for index in range(limits.max_frames + 1):
+        try:
+            with _quiet():
+                image.seek(index)
+        except EOFError:
+            return
+        except _DECODE_ERRORS as exc:
+            yield index, InputError(f"TIFF frame {index} cannot be read: {exc}")
+            return
+        if index == limits.max_frames:
+            logger.warning(
+                "TIFF has more than %d frames; only the first %d are processed (Limits.max_frames)",
+                limits.max_frames, limits.max_frames,
+            )
+            return
+        try:
+            frame, orientation = _decode_frame(image, limits, what=f"TIFF frame {index}")
+        except PagefixError as exc:
+            yield index, exc
+            continue
+        frame = _apply_orientation(frame, orientation)
+        yield index, frame
 
 
 def has_exif_turn(data: bytes) -> bool:
     """Whether a JPEG's EXIF asks for the pixels to be turned or flipped before display."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
-                return image.getexif().get(_EXIF_ORIENTATION, 1) in range(2, 9)
-    except Exception:  # noqa: BLE001 - a broken EXIF block simply means "no turn"
+        with _quiet(), Image.open(io.BytesIO(data)) as image:
+            return _orientation(image) != 1
+    except Exception:  # noqa: BLE001 - a file Pillow cannot open has no usable EXIF either
         return False
 
 
 def _open(data: bytes, fmt: str, limits: Limits) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            # Our own cap (checked below, from the header) replaces Pillow's bomb warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _quiet():
             image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
     except Image.DecompressionBombError as exc:
+        claimed = _BOMB_SIZE.search(str(exc))
+        size = f" (its header claims {int(claimed.group(1)) / 1e6:.0f} MP)" if claimed else ""
         raise LimitExceededError(
-            f"image is over the limit of {limits.max_pixels / 1e6:.1f} MP ({exc})"
+            f"image is over the limit of {limits.max_pixels / 1e6:.1f} MP{size} "
+            "(raise it with PAGEFIX_MAX_PIXELS or Limits.max_pixels)"
         ) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InputError(f"cannot decode {fmt.upper()} image: corrupt or truncated file") from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        raise InputError(f"cannot decode {fmt.upper()} image: corrupt or truncated file{_reason(exc)}") from exc
     try:
         check_pixels(*image.size, limits)
     except PagefixError:
@@ -107,57 +145,108 @@ def _open(data: bytes, fmt: str, limits: Limits) -> Image.Image:
     return image
 
 
-def _decode_frame(image: Image.Image, limits: Limits, apply_exif: bool) -> np.ndarray:
-    check_pixels(*image.size, limits)
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if not text or isinstance(exc, UnidentifiedImageError):
+        return ""
+    return f" ({text[:200]})"
+
+
+def _decode_frame(image: Image.Image, limits: Limits, what: str = "image") -> tuple[np.ndarray, int]:
+    """The frame's pixels in BGR, as stored, and the EXIF orientation still to apply to them."""
+    check_pixels(*image.size, limits, what)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _quiet():
             image.load()
-            if apply_exif:
-                image = _exif_upright(image)
-            return to_bgr_array(image)
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise InputError(f"cannot decode {image.format or 'image'}: corrupt or truncated file ({exc})") from exc
+            orientation = _orientation(image)
+            bgr = to_bgr_array(image)
+    except MemoryError as exc:
+        raise LimitExceededError(f"out of memory decoding a {image.size[0]}x{image.size[1]} {what}") from exc
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"cannot decode {image.format or 'image'}: corrupt or truncated file{_reason(exc)}") from exc
+    # The EXIF turn is applied to the BGR array by the caller, once Pillow's pixels are freed
+    # (exif_transpose would make a third full-size copy).
+    return bgr, orientation
 
 
-def _exif_upright(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation tag like OpenCV's IMREAD_COLOR (and so the reference) does."""
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8); 1 for none, an unknown value (0, 9, 255) or a corrupt block."""
     try:
-        return ImageOps.exif_transpose(image) or image
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types on a corrupt EXIF block
         logger.warning("ignoring a corrupt EXIF block: %s", exc)
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn or flip like `ImageOps.exif_transpose` (and OpenCV's IMREAD_COLOR, the reference's)."""
+    if orientation == 1:
         return image
+    if orientation == 2:
+        return cv2.flip(image, 1)
+    if orientation == 3:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(image, 0)
+    if orientation == 5:
+        return cv2.transpose(image)
+    if orientation == 6:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.flip(cv2.transpose(image), -1)
+    return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
 def to_bgr_array(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode to a contiguous BGR uint8 array; transparency is composited on white."""
+    """Any Pillow mode to a contiguous BGR uint8 array; transparency is composited on white.
+
+    The conversion runs on bands of rows written into one output array, so the only full-size
+    allocation is the result itself.
+    """
+    width, height = image.size
+    convert = _band_converter(image)
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, _BAND_BYTES // max(1, width * 16))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        band = image if (top, bottom) == (0, height) else image.crop((0, top, width, bottom))
+        out[top:bottom] = convert(band)
+    return out
+
+
+def _band_converter(image: Image.Image) -> Callable[[Image.Image], np.ndarray]:
     mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        return _gray_to_bgr(_high_depth_to_uint8(np.asarray(image)))
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("PA", "La", "RGBa"):
-        image = image.convert("RGBA")
-    elif mode == "1":
-        image = image.convert("L")
-    if image.mode in ("RGBA", "LA"):
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        background.alpha_composite(image.convert("RGBA"))
-        image = background.convert("RGB")
-    if image.mode == "L":
-        return _gray_to_bgr(np.asarray(image))
-    if image.mode != "RGB":  # CMYK, YCbCr, LAB, HSV
-        image = image.convert("RGB")
-    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return lambda band: _gray_to_bgr(_high_depth_to_uint8(np.asarray(band)))
+    if mode == "F":
+        low, high = image.getextrema()
+        peak = float(high) if np.isfinite(high) else 0.0
+        scale = 255.0 if peak <= 1.0 else 1.0  # floats in [0, 1] are brightness, others grey levels
+        return lambda band: _gray_to_bgr(_float_to_uint8(np.asarray(band), scale))
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        return _composite_on_white
+    if mode in ("L", "1", "P", "RGB"):
+        target = "L" if mode in ("L", "1") else "RGB"
+        code = cv2.COLOR_GRAY2BGR if target == "L" else cv2.COLOR_RGB2BGR
+        return lambda band: cv2.cvtColor(np.asarray(band if band.mode == target else band.convert(target)), code)
+    # CMYK, YCbCr, LAB, HSV
+    return lambda band: cv2.cvtColor(np.asarray(band.convert("RGB")), cv2.COLOR_RGB2BGR)
+
+
+def _composite_on_white(band: Image.Image) -> np.ndarray:
+    background = Image.new("RGBA", band.size, (255, 255, 255, 255))
+    background.alpha_composite(band.convert("RGBA"))
+    return cv2.cvtColor(np.asarray(background.convert("RGB")), cv2.COLOR_RGB2BGR)
 
 
 def _high_depth_to_uint8(array: np.ndarray) -> np.ndarray:
-    if array.dtype.kind == "f":
-        peak = float(np.nanmax(array)) if array.size else 0.0
-        scaled = array * 255.0 if peak <= 1.0 else array
-        return np.clip(np.nan_to_num(scaled), 0, 255).astype(np.uint8)
     wide = array.astype(np.int64, copy=False)
     return (np.clip(wide, 0, 65535) >> 8).astype(np.uint8)
+
+
+def _float_to_uint8(array: np.ndarray, scale: float) -> np.ndarray:
+    return np.clip(np.nan_to_num(array * scale), 0, 255).astype(np.uint8)
 
 
 def _gray_to_bgr(gray: np.ndarray) -> np.ndarray:

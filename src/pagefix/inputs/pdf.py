@@ -27,6 +27,10 @@ _FPDF_ERR_PASSWORD = 4
 
 RenderedPage = tuple[int, "np.ndarray | PagefixError"]
 
+# Pages in a row that cannot be loaded before the page tree is taken to be broken (a lying
+# /Count, a cycle) and reading stops.
+_MISSING_RUN = 20
+
 
 def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float:
     """The scale to render a page at: the configured one, lowered to fit `max_pixels`."""
@@ -52,24 +56,49 @@ def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float
 
 
 def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> Iterator[RenderedPage]:
-    """Yield (page index, BGR page or the error of that page) for each page, in order."""
+    """Yield (page index, BGR page or the error of that page) for each page, in order.
+
+    The page count PDFium reports is the page tree's own `/Count`, which a file may inflate (a
+    million pages with one real one) or make up around a cycle in `/Kids`. So the count is capped
+    at `limits.max_pdf_pages` first, and pages that cannot even be loaded are held back: they are
+    reported one by one when a later page loads, or as one "broken page tree" failure when the
+    file ends or `_MISSING_RUN` of them come in a row (and reading stops there).
+    """
     document = _open(source)
     try:
         with PDFIUM_LOCK:
-            n_pages = len(document)
-        if n_pages <= 0:
+            claimed = len(document)
+        if claimed <= 0:
             raise InputError("PDF has no pages")
-        if limits.max_pdf_pages is not None and n_pages > limits.max_pdf_pages:
+        n_pages = claimed
+        if limits.max_pdf_pages is not None and claimed > limits.max_pdf_pages:
             logger.warning(
-                "PDF has %d pages; only the first %d are processed (Limits.max_pdf_pages)",
-                n_pages, limits.max_pdf_pages,
+                "PDF claims %d pages; only the first %d are processed (Limits.max_pdf_pages)",
+                claimed, limits.max_pdf_pages,
             )
             n_pages = limits.max_pdf_pages
+        missing: list[tuple[int, PagefixError]] = []
         for index in range(n_pages):
             try:
-                yield index, _render(document, index, limits)
+                page = _load(document, index)
+            except PagefixError as exc:
+                missing.append((index, exc))
+                if len(missing) >= _MISSING_RUN:
+                    break
+                continue
+            yield from missing  # pages that failed before one that loads: each is its own failure
+            missing = []
+            try:
+                yield index, _render(page, index, limits)
             except PagefixError as exc:
                 yield index, exc
+        if missing:
+            first = missing[0][0]
+            stopped = "; stopped reading" if missing[-1][0] < n_pages - 1 else ""
+            yield first, InputError(
+                f"PDF page tree is broken: page {first} and later cannot be loaded, though the file "
+                f"claims {claimed} page(s){stopped}"
+            )
     finally:
         with PDFIUM_LOCK:
             document.close()
@@ -90,18 +119,23 @@ def _open(source: bytes | str | os.PathLike[str]) -> pdfium.PdfDocument:
         return document
 
 
-def _render(document: pdfium.PdfDocument, index: int, limits: Limits) -> np.ndarray:
+def _load(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
     with PDFIUM_LOCK:
         try:
-            page = document[index]
+            return document[index]
         except (pdfium.PdfiumError, IndexError) as exc:
             raise InputError(f"PDF page {index} cannot be loaded: {exc}") from exc
+
+
+def _render(page: pdfium.PdfPage, index: int, limits: Limits) -> np.ndarray:
+    with PDFIUM_LOCK:
         try:
             width, height = page.get_size()
+            # The size is capped before render() allocates: pdf_render_scale lowers the scale.
             scale = pdf_render_scale(width, height, limits)
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
-                # pypdfium2 renders BGR by default: already the pipeline's channel order.
+                # pypdfium2 renders BGR(x) by default: already the pipeline's channel order.
                 return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
             finally:
                 bitmap.close()

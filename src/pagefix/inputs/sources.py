@@ -119,22 +119,34 @@ def _file_pages(path: Path, limits: Limits, shown: str | None = None) -> Iterato
     except OSError as exc:
         yield PageFailure(name, None, InputError(f"cannot read file: {exc.strerror or exc}"))
         return
-    yield from pages_from_bytes(data, name, limits)
+    pages = pages_from_bytes(data, name, limits)
+    del data  # the decoder lets go of the bytes once it has the pixels
+    yield from pages
 
 
 def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits) -> Iterator[PageOrFailure]:
-    """Decode one file's bytes (image or PDF) into its pages."""
+    """Decode one file's bytes (image or PDF) into its pages.
+
+    Callers that drop their own reference to `data` after this call let a single image's bytes
+    be freed as soon as it is decoded (a 300 MB uncompressed TIFF is not kept beside its pixels).
+    """
     try:
         if len(data) > limits.max_file_bytes:
-            raise LimitExceededError(f"file is over the limit of {limits.max_file_bytes} bytes")
+            raise LimitExceededError(
+                f"file is {len(data)} bytes, over the limit of {limits.max_file_bytes} bytes "
+                "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+            )
         fmt = sniff_format(data[:1024])
         if fmt == "pdf":
             for index, page in iter_pdf_pages(data, limits):
                 yield _page_or_failure(page, input_path, index, "pdf")
             return
         encoded = data if fmt == "jpeg" and not has_exif_turn(data) else None
-        for index, frame in decode_image(data, limits, fmt):
+        frames = decode_image(data, limits, fmt)
+        del data
+        for index, frame in frames:
             item = _page_or_failure(frame, input_path, index, fmt)
+            del frame
             if isinstance(item, Page) and index is None:
                 item.encoded = encoded
             yield item
