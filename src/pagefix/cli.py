@@ -195,6 +195,7 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
                 except PagefixError as exc:
                     failures += 1
                     logger.error("%s", exc)
+            del item  # let this page's images go before the next page is decoded
     if pdfs is not None:
         try:
             pdfs.flush()

@@ -174,10 +174,16 @@ class DocPreprocessor:
         })
         stream = iter_pages(input, self.limits)
         while chunk := list(itertools.islice(stream, self.config.batch_size)):
-            for item in self._process_chunk(chunk, settings):
+            results = self._process_chunk(chunk, settings)
+            del chunk
+            while results:
+                # Handed over, not kept: the next page is decoded without this generator still
+                # holding the last result (three full-size images for a 100 MP page).
+                item = results.pop(0)
                 if isinstance(item, PageFailure) and errors == "raise":
                     item.raise_error()
                 yield item
+                del item
 
     def process_pages(self, pages: Iterable[Page], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         """Run already decoded pages through the models (for front ends that decode themselves);
