@@ -68,3 +68,10 @@ def test_fit_within_keeps_the_aspect_and_never_enlarges() -> None:
     assert fit_within(page, (2000, 2000)).shape == (2000, 1000, 3)
     assert fit_within(page, None) is page
     assert fit_within(page, (4000, 4000)) is page
+
+
+def test_reading_a_section_leaves_it_unchanged() -> None:
+    section = {"visualize": False, "extra": {"max_num_input_imgs": 3, "file_storage": {"type": "memory"}}}
+    ServingSettings.from_config(section)
+    assert section == {"visualize": False, "extra": {"max_num_input_imgs": 3, "file_storage": {"type": "memory"}}}
+    assert ServingSettings.from_config(section).max_num_input_imgs == 3

@@ -69,6 +69,7 @@ class ServingSettings:
         extra = section.pop("extra", None) or {}
         if not isinstance(extra, dict):
             raise ConfigError("Serving.extra must be a mapping")
+        extra = dict(extra)  # popped from below: the caller's section stays as it was
         if section.pop("return_urls", False) or extra.get("return_img_urls"):
             raise ConfigError("Serving.return_urls is not supported: pagefix always returns images inline (base64)")
         values: dict[str, Any] = {}
