@@ -81,6 +81,9 @@ def create_app(
         description="Orientation correction and unwarping of document images and PDFs; the "
         "`POST /document-preprocessing` API of the PaddleOCR doc_preprocessor service.",
         lifespan=lifespan,
+        # The browsable pages load their scripts from a CDN; the schema itself is served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.pipeline = pipeline
     app.state.settings = settings

@@ -27,7 +27,9 @@ def read_file_field(file: str, limits: Limits) -> tuple[bytes, str | None]:
     if is_url(file):
         return fetch_url(file, limits), file
     if _ANY_SCHEME.match(file):
-        raise InputError("file is a URL that cannot be fetched: only http:// and https:// URLs with a host are accepted")
+        raise InputError(
+            "file is a URL that cannot be fetched: only http:// and https:// URLs with a host are accepted"
+        )
     return decode_base64(file), None
 
 

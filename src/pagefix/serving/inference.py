@@ -114,8 +114,8 @@ def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | Non
         "prunedResult": PrunedResult(model_settings=ModelSettings(**result.model_settings), angle=result.angle),
     }
     if visualize:
-        panels = np.asarray(result.img["preprocessed_img"].convert("RGB"))
-        answer["docPreprocessingImage"] = _b64(encode_image(fit_within(cv2.cvtColor(panels, cv2.COLOR_RGB2BGR), cap), ".jpg"))
+        panels = cv2.cvtColor(np.asarray(result.img["preprocessed_img"].convert("RGB")), cv2.COLOR_RGB2BGR)
+        answer["docPreprocessingImage"] = _b64(encode_image(fit_within(panels, cap), ".jpg"))
         answer["inputImage"] = _b64(encode_image(fit_within(result.input_img, cap), ".jpg"))
     return DocPreprocessingResult(**answer)
 

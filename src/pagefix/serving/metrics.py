@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["CONTENT_TYPE_LATEST", "MetricsMiddleware", "ServiceMetrics"]
 
 #: Paths reported by name; anything else is "other", so a scanner cannot grow the label set.
-KNOWN_PATHS = frozenset({"/document-preprocessing", "/health", "/ready", "/metrics", "/openapi.json", "/docs"})
+KNOWN_PATHS = frozenset({"/document-preprocessing", "/health", "/ready", "/metrics", "/openapi.json"})
 
 
 class ServiceMetrics:
