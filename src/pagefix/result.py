@@ -19,7 +19,7 @@ from PIL import Image
 from .errors import PagefixError
 from .mapping import PageMap
 from .outputs import encode_image, image_suffix, write_atomic
-from .visualize import compose_panels
+from .visualize import compose_panels, compose_panels_bgr
 
 __all__ = ["PageResult"]
 
@@ -129,13 +129,15 @@ class PageResult(Mapping[str, Any]):
     @property
     def img(self) -> dict[str, Image.Image]:
         """`{"preprocessed_img": PIL.Image}`: input, rotated and unwarped pages side by side."""
+        return {"preprocessed_img": compose_panels(self._panels())}
+
+    def _panels(self) -> list[tuple[np.ndarray, str]]:
         settings = self.model_settings
-        panels = [
+        return [
             (self.input_img, "Original Image"),
             (self.rot_img, f"Rotated Image ({settings['use_doc_orientation_classify']}, {self.angle})"),
             (self.output_img, f"Unwarping Image ({settings['use_doc_unwarping']})"),
         ]
-        return {"preprocessed_img": compose_panels(panels)}
 
     @property
     def base_name(self) -> str:
@@ -158,8 +160,8 @@ class PageResult(Mapping[str, Any]):
         """Write the three-panel picture (`{base}_doc_preprocessor_res_img.{ext}` in a directory)."""
         name = f"{self._name}_doc_preprocessor_res_img{self._suffix}"
         target = _target(save_path, _IMAGE_SUFFIXES, name)
-        panels = np.asarray(self.img["preprocessed_img"])[:, :, ::-1]
-        return write_atomic(target, encode_image(np.ascontiguousarray(panels), target.suffix))
+        # Straight from the BGR canvas: no Pillow picture and no RGB/BGR copies of it.
+        return write_atomic(target, encode_image(compose_panels_bgr(self._panels()), target.suffix))
 
     def save_output(self, save_path: str | os.PathLike[str]) -> Path:
         """Write the corrected page itself (`{base}_doc_preprocessor_out.{ext}` in a directory)."""

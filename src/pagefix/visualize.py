@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["compose_panels"]
+__all__ = ["MAX_PICTURE_PIXELS", "compose_panels", "compose_panels_bgr"]
 
 _CAPTION_SIZE = 16  # int(20 * 0.8), as the reference
 _CAPTION_STRIP = 25
+#: Largest three-panel picture. Panels of bigger pages are shrunk to fit: at native size a
+#: 100 MP page makes a 300 MP picture, which with the page's own images passes 2 GiB.
+MAX_PICTURE_PIXELS = 100_000_000
 
 
 @lru_cache(maxsize=8)
@@ -21,16 +26,34 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def compose_panels(panels: list[tuple[np.ndarray, str]]) -> Image.Image:
     """BGR panels pasted top-aligned at native size on white, each captioned underneath."""
-    widths = [image.shape[1] for image, _ in panels]
+    return Image.fromarray(np.ascontiguousarray(compose_panels_bgr(panels)[:, :, ::-1]))
+
+
+def compose_panels_bgr(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
+    """`compose_panels` as a BGR array, built in place (no Pillow copy of the full picture);
+    shrunk when it would pass `MAX_PICTURE_PIXELS`."""
+    width = sum(image.shape[1] for image, _ in panels)
     height = max(image.shape[0] for image, _ in panels)
-    canvas = Image.new("RGB", (sum(widths), height + _CAPTION_STRIP), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
+    factor = min(1.0, math.sqrt(MAX_PICTURE_PIXELS / (width * (height + _CAPTION_STRIP))))
+    if factor < 1.0:
+        panels = [(_shrink(image, factor), caption) for image, caption in panels]
+        width = sum(image.shape[1] for image, _ in panels)
+        height = max(image.shape[0] for image, _ in panels)
+    canvas = np.full((height + _CAPTION_STRIP, width, 3), 255, dtype=np.uint8)
+    strip = Image.new("RGB", (width, _CAPTION_STRIP), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
     x = 0
-    for (image, caption), width in zip(panels, widths):
-        canvas.paste(Image.fromarray(np.ascontiguousarray(image[:, :, ::-1])), (x, 0))
-        draw.text((x + 10, height + 2), caption, fill=(0, 0, 0), font=_caption_font(caption, width))
-        x += width
+    for image, caption in panels:
+        canvas[:image.shape[0], x:x + image.shape[1]] = image
+        draw.text((x + 10, 2), caption, fill=(0, 0, 0), font=_caption_font(caption, image.shape[1]))
+        x += image.shape[1]
+    canvas[height:] = np.asarray(strip)[:, :, ::-1]
     return canvas
+
+
+def _shrink(image: np.ndarray, factor: float) -> np.ndarray:
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _caption_font(caption: str, panel_width: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
