@@ -51,21 +51,43 @@ def encode_image(image: np.ndarray, suffix: str, jpeg_quality: int | None = None
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, flush it, then rename it into place."""
+    """Write `data` to a temporary file beside `path`, flush it, then rename it into place.
+
+    A crash, a signal or a full disk leaves at most a hidden `.NAME.*.part` file, never a short
+    file under the final name; the temporary file is removed on any error this process survives.
+    """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise OutputError(_cannot_write(target, exc)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), _FILE_MODE)  # mkstemp makes 0600; results are ordinary files
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        if isinstance(exc, OSError):
+            raise OutputError(_cannot_write(target, exc)) from exc
+        raise
     return target
+
+
+def _cannot_write(target: Path, exc: OSError) -> str:
+    return f"cannot write {target}: {exc.strerror or exc}; nothing was written under that name"
+
+
+def _umask() -> int:
+    # No way to read the umask without setting it; done once, at import.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
