@@ -11,10 +11,13 @@ Exit status: 0 success, 1 some inputs failed (the others were processed), 2 usag
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +166,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         logger.error("interrupted")
         return 130
+    except _Terminated:
+        logger.error("terminated (SIGTERM); every file written before it is complete")
+        return 143
+
+
+class _Terminated(BaseException):
+    """SIGTERM turned into an exception, so a file being written is cleaned up on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_doc_preprocessor(args: argparse.Namespace) -> int:
@@ -174,7 +200,7 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
     pipeline = DocPreprocessor(**pipeline_kwargs(args))
     failures = 0
     show_progress = sys.stderr.isatty() and not args.quiet
-    with tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
+    with _sigterm_raises(), tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
         for item in pipeline.predict_iter(args.input, errors="yield"):
             progress.update(1)
             if not item.ok:
