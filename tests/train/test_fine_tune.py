@@ -88,7 +88,7 @@ def test_resuming_continues_exactly_like_one_run(small_dataset, tmp_path):
 
     def config(out):
         return TrainConfig(data=str(small_dataset), out=str(out), epochs=2, batch_size=16, seed=3,
-                           freeze_backbone=True, lr=0.05, threads=2)
+                           train_layers="head", lr=0.05, threads=2)
 
     class Interrupt:  # a progress bar that stops the run when epoch 2 begins, as Ctrl-C would
         def __init__(self, total=0, desc=""):
@@ -119,7 +119,7 @@ def test_resuming_continues_exactly_like_one_run(small_dataset, tmp_path):
 def test_a_checkpoint_with_other_settings_is_not_resumed(small_dataset, tmp_path, capsys):
     pytest.importorskip("torch")
     args = ["train", "orientation", "--data", str(small_dataset), "--out", str(tmp_path / "m"), "--epochs", "1",
-            "--batch-size", "16", "--freeze-backbone", *CPU]
+            "--batch-size", "16", "--train-layers", "head", *CPU]
     assert main(args) == 0
     assert main([*args[:-2], "--lr", "0.5", *CPU]) == 2
     error = capsys.readouterr().err

@@ -37,8 +37,9 @@ def register(subparsers: Any) -> None:
     orientation.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
     orientation.add_argument("--lr", type=float, default=0.01, help="peak learning rate, SGD with momentum (default: 0.01)")
     orientation.add_argument("--weight-decay", type=float, default=3e-5, help="L2 weight decay (default: 3e-5)")
-    orientation.add_argument("--freeze-backbone", action="store_true",
-                             help="train only the final linear layer (fast; the features stay the shipped ones)")
+    orientation.add_argument("--train-layers", choices=("all", "top", "head"), default="all",
+                             help="what to train: every layer (default), the top (last two blocks, "
+                             "last conv, head: faster, the early features stay the shipped ones) or the head only")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
@@ -89,7 +90,7 @@ def run_orientation(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, freeze_backbone=args.freeze_backbone, seed=args.seed,
+        weight_decay=args.weight_decay, train_layers=args.train_layers, seed=args.seed,
         threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
     )
     result = train_orientation(config, bar=_bar(args))

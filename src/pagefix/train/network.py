@@ -100,5 +100,15 @@ class PPLCNet(nn.Module):
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self(x), dim=-1)
 
-    def backbone_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if not name.startswith("fc.")]
+    def parameters_to_train(self, layers: str) -> list[nn.Parameter]:
+        """"all"; "top": the two squeeze-excite blocks, the last conv and the head; "head": the
+        final linear layer only."""
+        if layers == "all":
+            return list(self.parameters())
+        if layers == "top":
+            prefixes = ("blocks.11.", "blocks.12.", "last_conv.", "fc.")
+        elif layers == "head":
+            prefixes = ("fc.",)
+        else:
+            raise ValueError(f"layers must be 'all', 'top' or 'head', not {layers!r}")
+        return [p for name, p in self.named_parameters() if name.startswith(prefixes)]

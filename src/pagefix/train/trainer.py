@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoints/last.pt"
 # Settings that must match for a checkpoint to be resumed.
-_RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "freeze_backbone", "seed",
+_RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
                 "label_smoothing", "base_model", "base_model_dir", "warmup_epochs")
 
 
@@ -51,7 +51,7 @@ class TrainConfig:
     weight_decay: float = 3e-5
     label_smoothing: float = 0.1
     warmup_epochs: float = 0.5
-    freeze_backbone: bool = False
+    train_layers: str = "all"  # "all", "top" (last two blocks and head) or "head"
     seed: int = 0
     threads: int | None = None
     base_model: str | None = None
@@ -129,10 +129,13 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
 
     torch.manual_seed(config.seed)
     net = load_onnx_weights(PPLCNet(num_classes=len(ANGLES)), base.path)
-    if config.freeze_backbone:
-        for parameter in net.backbone_parameters():
-            parameter.requires_grad_(False)
-    trainable = [p for p in net.parameters() if p.requires_grad]
+    try:
+        trainable = net.parameters_to_train(config.train_layers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    chosen = {id(p) for p in trainable}
+    for parameter in net.parameters():
+        parameter.requires_grad_(id(parameter) in chosen)
     optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -208,7 +211,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     metadata = {
         "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
         "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
-        "val_accuracy": val_accuracy, "seed": config.seed, "freeze_backbone": config.freeze_backbone,
+        "val_accuracy": val_accuracy, "seed": config.seed, "train_layers": config.train_layers,
         "lr": config.lr, "batch_size": config.batch_size,
     }
     model_dir = export_model(net, base, out, name=config.name or out.name, metadata=metadata, check_batch=check)
