@@ -1,0 +1,16 @@
+"""`pagefix batch`: the pipeline over whole collections, resumable, on one machine or a Ray cluster.
+
+>>> from pagefix.batch import BatchOptions, run_batch  # doctest: +SKIP
+>>> run_batch(BatchOptions(["scans/"], "out/")).pages_ok  # doctest: +SKIP
+
+Layout: `listing` (inputs to files), `work` (one file: decode, pipeline, encode, write, rows; the
+same code for both engines), `manifest` (Parquet journal and merged manifest), `resume` (what is
+left to do), `local` and `ray_engine` (the engines), `runner` (one run), `command` (the CLI).
+Only `ray_engine` imports Ray, and only when `--engine ray` is chosen.
+"""
+
+from .manifest import MANIFEST_NAME
+from .runner import BatchOptions, BatchSummary, RayOptions, run_batch
+from .work import OutputOptions
+
+__all__ = ["MANIFEST_NAME", "BatchOptions", "BatchSummary", "OutputOptions", "RayOptions", "run_batch"]
