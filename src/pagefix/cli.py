@@ -82,6 +82,14 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep_margin", type=float, metavar="F",
                        help="border kept around an unwarped page, as a fraction of its size per side, "
                        "so edges UVDoc would cut off stay (default: 0; e.g. 0.17)")
+    group.add_argument("--orientation_views", metavar="NAME",
+                       help="views the orientation classifier votes with: default (17 crops), fast (the "
+                       "same, only when the reference view is unsure) or reference (one centre crop)")
+    group.add_argument("--orientation_gate", type=float, metavar="P",
+                       help="run the extra views only when the reference view's top probability is below P")
+    group.add_argument("--reclassify_unwarped", type=str2bool, metavar="BOOL",
+                       help="decide the final turn again on the unwarped page (default: True; False and "
+                       "--orientation_views reference reproduce the reference)")
 
 
 def pipeline_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,6 +98,7 @@ def pipeline_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "doc_unwarping_model_name", "doc_unwarping_model_dir", "use_doc_orientation_classify",
         "use_doc_unwarping", "device", "enable_hpi", "use_tensorrt", "precision", "enable_mkldnn",
         "mkldnn_cache_capacity", "cpu_threads", "paddlex_config", "batch_size", "skip_flat_pages", "keep_margin",
+        "orientation_views", "orientation_gate", "reclassify_unwarped",
     )
     return {name: getattr(args, name) for name in names}
 

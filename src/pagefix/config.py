@@ -6,8 +6,11 @@
     batch_size: 1
     skip_flat_pages: True            # pagefix: leave pages the padded probe finds flat untouched
     keep_margin: 0.0                 # pagefix: extra border kept around the unwarped page (fraction)
+    orientation_views: default       # pagefix: views voted on (reference = the reference's one view)
+    reclassify_unwarped: True        # pagefix: decide the final turn again on the unwarped page
     SubModules:
-      DocOrientationClassify: {model_name: PP-LCNet_x1_0_doc_ori, model_dir: null, batch_size: 8}
+      DocOrientationClassify: {model_name: PP-LCNet_x1_0_doc_ori, model_dir: null, batch_size: 8,
+                               views: default, gate: null}                       # pagefix
       DocUnwarping: {model_name: UVDoc, model_dir: null,
                      max_warp_score: 2.0, max_identity_rms: 6.0, fill_color: null}   # pagefix
     Limits: {max_pixels: 100000000, pdf_render_scale: 2.0, ...}   # pagefix: see limits.py
@@ -48,6 +51,15 @@ class PipelineConfig:
     use_tensorrt: bool = False
     enable_mkldnn: bool | None = None
     mkldnn_cache_capacity: int | None = None
+    #: Views of each page the classifier votes with (`models/orientation_views.py`); "reference"
+    #: is the reference's single centre crop.
+    orientation_views: str = "default"
+    #: Run the views after the first only when the first view's top probability is below this
+    #: (None: the view set's own gate).
+    orientation_gate: float | None = None
+    #: Classify the unwarped page again and turn the output by that answer (photos are classified
+    #: far better flat); off reproduces the reference's single decision.
+    reclassify_unwarped: bool = True
     #: Leave a page untouched when the padded probe finds it flat (a difference from the reference).
     skip_flat_pages: bool = True
     #: Border kept around the unwarped page, as a fraction of its width and height per side.
@@ -75,6 +87,9 @@ class PipelineConfig:
             raise ConfigError("batch_size must be >= 1")
         check_unwarp_settings(values["keep_margin"], values["fill_color"])
         values["fill_color"] = None if values["fill_color"] is None else tuple(int(c) for c in values["fill_color"])
+        gate = values["orientation_gate"]
+        if gate is not None and (isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 < gate <= 1):
+            raise ConfigError(f"orientation_gate must be a probability in (0, 1], got {gate!r}")
         for key in ("max_warp_score", "max_identity_rms"):
             value = values[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -137,6 +152,9 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | None) -> Pipel
         "doc_unwarping_model_dir": unwarping.get("model_dir"),
         "batch_size": raw.get("batch_size") or orientation.get("batch_size"),
         "skip_flat_pages": raw.get("skip_flat_pages"),
+        "orientation_views": raw.get("orientation_views") or orientation.get("views"),
+        "orientation_gate": raw.get("orientation_gate", orientation.get("gate")),
+        "reclassify_unwarped": raw.get("reclassify_unwarped"),
         "keep_margin": raw.get("keep_margin"),
         "max_warp_score": unwarping.get("max_warp_score"),
         "max_identity_rms": unwarping.get("max_identity_rms"),

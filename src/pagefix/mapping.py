@@ -78,6 +78,9 @@ class PageMap:
     grid: np.ndarray | None = None
     #: Output pixels (x, y) added on each side by `keep_margin`.
     margin: tuple[int, int] = (0, 0)
+    #: Clockwise turn of the unwarped page's content, undone last (the orientation decided on the
+    #: flat page): 0, 90, 180 or 270.
+    final_angle: int = 0
 
     @property
     def upright_shape(self) -> tuple[int, int]:
@@ -85,19 +88,26 @@ class PageMap:
         return (w, h) if self.angle % 180 else (h, w)
 
     @property
-    def output_shape(self) -> tuple[int, int]:
+    def unwarped_shape(self) -> tuple[int, int]:
+        """(h, w) of the unwarped page, before the final turn."""
         h, w = self.upright_shape
         if self.grid is None:
             return h, w
         return h + 2 * self.margin[1], w + 2 * self.margin[0]
 
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        h, w = self.unwarped_shape
+        return (w, h) if self.final_angle % 180 else (h, w)
+
     def to_input(self, points: np.ndarray) -> np.ndarray:
         """Output pixel coordinates [N, 2] to input ones; NaN where the output point lies outside the
         output page or shows no part of the input (the fill of the margin)."""
         points = _as_points(points)
-        upright = points.copy()
+        unwarped = _apply(np.linalg.inv(turn_matrix(self.final_angle, self.unwarped_shape)), points)
+        upright = unwarped.copy()
         if self.grid is not None:
-            s, t = self._node_coordinates(points)
+            s, t = self._node_coordinates(unwarped)
             upright = self._evaluate(s, t)[0]
         found = _apply(np.linalg.inv(turn_matrix(self.angle, self.input_shape)), upright)
         valid = _inside(points, self.output_shape) & _inside(upright, self.upright_shape)
@@ -110,11 +120,12 @@ class PageMap:
         points = _as_points(points)
         upright = _apply(turn_matrix(self.angle, self.input_shape), points)
         valid = _inside(points, self.input_shape)
-        found = upright.copy()
+        unwarped = upright.copy()
         if self.grid is not None:
             s, t, converged = self._invert(upright)
-            found = self._output_coordinates(s, t)
-            valid &= converged & _inside(found, self.output_shape)
+            unwarped = self._output_coordinates(s, t)
+            valid &= converged & _inside(unwarped, self.unwarped_shape)
+        found = _apply(turn_matrix(self.final_angle, self.unwarped_shape), unwarped)
         found[~valid] = np.nan
         return found
 

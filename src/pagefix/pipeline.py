@@ -3,6 +3,7 @@ unwarping) on ONNX Runtime. It never knows where a page came from: the input lay
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -19,9 +20,10 @@ from .inputs import Page, PageFailure, iter_pages
 from .limits import Limits
 from .mapping import PageMap
 from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper, quarter_turn
+from .models.orientation_views import resolve_view_set
 from .models.unwarping import margin_pixels
 from .models.warp_score import warp_probes
-from .result import PageResult
+from .result import AngleDecision, PageResult
 
 __all__ = ["DocPreprocessor"]
 
@@ -62,6 +64,9 @@ class DocPreprocessor:
         skip_flat_pages: bool | None = None,
         keep_margin: float | None = None,
         fill_color: tuple[int, int, int] | None = None,
+        orientation_views: str | None = None,
+        orientation_gate: float | None = None,
+        reclassify_unwarped: bool | None = None,
         limits: Limits | None = None,
         store: ModelStore | None = None,
         orientation_classifier: OrientationClassifier | None = None,
@@ -85,8 +90,14 @@ class DocPreprocessor:
             skip_flat_pages=skip_flat_pages,
             keep_margin=keep_margin,
             fill_color=fill_color,
+            orientation_views=orientation_views,
+            orientation_gate=orientation_gate,
+            reclassify_unwarped=reclassify_unwarped,
         )
         config = self.config
+        self.view_set = resolve_view_set(config.orientation_views)
+        if config.orientation_gate is not None:
+            self.view_set = dataclasses.replace(self.view_set, gate=config.orientation_gate)
         self.limits = limits or config.build_limits()
         self.runtime = RuntimeOptions(
             device=config.device,
@@ -202,44 +213,68 @@ class DocPreprocessor:
         settings["keep_margin"] = float(keep_margin)
         return settings
 
-    def _process_chunk(self, chunk: list[Page | PageFailure], settings: dict[str, bool]) -> list[PageResult | PageFailure]:
+    def _process_chunk(self, chunk: list[Page | PageFailure], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         pages = [item for item in chunk if isinstance(item, Page)]
         done: dict[int, PageResult | PageFailure] = {}
         try:
-            angles = self._classify(pages, settings)
-            rotated = [quarter_turn(page.image, angle) if angle > 0 else page.image for page, (angle, _) in zip(pages, angles)]
+            first = self._classify([page.image for page in pages], settings)
+            rotated = [quarter_turn(page.image, d.angle) if d else page.image for page, d in zip(pages, first)]
             outputs = self._unwarp(rotated, settings)
+            second = self._reclassify(outputs, settings)
         except PagefixError as exc:
             if len(pages) > 1:  # one page broke the batch: run them one by one to isolate it
                 done = {id(page): self._process_chunk([page], settings)[0] for page in pages}
             else:
                 done = {id(page): PageFailure(page.input_path, page.page_index, exc) for page in pages}
             return [done.get(id(item), item) for item in chunk]
-        for page, (angle, score), rot, out in zip(pages, angles, rotated, outputs):
+        for page, decided, rot, out, again in zip(pages, first, rotated, outputs, second):
             if isinstance(out, PagefixError):
                 done[id(page)] = PageFailure(page.input_path, page.page_index, out)
                 continue
+            decisions = tuple(d for d in (decided, again) if d is not None)
+            angle = sum(d.angle for d in decisions) % 360 if decided else -1
+            output = out.image
+            if again is not None and again.angle:
+                output = quarter_turn(output, again.angle)
+                rot = quarter_turn(page.image, angle)
             done[id(page)] = PageResult(
                 input_path=page.input_path,
                 page_index=page.page_index,
                 model_settings={key: settings[key] for key in _REFERENCE_SETTINGS},
                 angle=angle,
-                angle_score=score,
+                # The confidence of the decision that set the final turn.
+                angle_score=decisions[-1].score if decisions else None,
+                angle_decisions=decisions,
                 input_img=page.image,
                 rot_img=rot,
-                output_img=out.image,
+                output_img=output,
                 unwarp_applied=out.grid is not None,
                 warp_score=out.warp_score,
-                page_map=PageMap(page.image.shape[:2], max(angle, 0), out.grid, out.margin),
+                page_map=PageMap(
+                    page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
+                    final_angle=again.angle if again else 0,
+                ),
                 source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
             )
         return [done.get(id(item), item) for item in chunk]  # type: ignore[misc]
 
-    def _classify(self, pages: list[Page], settings: dict[str, bool]) -> list[tuple[int, float | None]]:
-        if not settings["use_doc_orientation_classify"] or not pages:
-            return [(-1, None) for _ in pages]
-        found = self.orientation_classifier.predict([page.image for page in pages])
-        return [(o.angle, o.score) for o in found]
+    def _classify(self, images: list[np.ndarray], settings: dict[str, Any], stage: str = "input") -> list[AngleDecision | None]:
+        if not settings["use_doc_orientation_classify"] or not images:
+            return [None for _ in images]
+        found = self.orientation_classifier.predict(images, self.view_set)
+        return [AngleDecision(stage, o.angle, o.score) for o in found]
+
+    def _reclassify(self, outputs: list[_Unwarped | PagefixError], settings: dict[str, Any]) -> list[AngleDecision | None]:
+        """Decide the turn again on the pages UVDoc unwarped: the classifier reads a flat page far
+        better than a curled photo. Pages left as they were are not classified twice."""
+        again: list[AngleDecision | None] = [None] * len(outputs)
+        if not (self.config.reclassify_unwarped and settings["use_doc_orientation_classify"]):
+            return again
+        unwarped = [i for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
+        found = self._classify([outputs[i].image for i in unwarped], settings, stage="unwarped")  # type: ignore[union-attr]
+        for i, decision in zip(unwarped, found):
+            again[i] = decision
+        return again
 
     def _unwarp(self, images: list[np.ndarray], settings: dict[str, Any]) -> list[_Unwarped | PagefixError]:
         """Unwarp the upright pages; with skip_flat_pages, pages the padded probe finds flat are

@@ -21,12 +21,24 @@ from .mapping import PageMap
 from .outputs import encode_image, image_suffix, write_atomic
 from .visualize import compose_panels, compose_panels_bgr
 
-__all__ = ["PageResult"]
+__all__ = ["AngleDecision", "PageResult"]
 
 # unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
 _JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
-_MAPPING_KEYS = _JSON_KEYS + ("angle_score", "input_img", "rot_img", "output_img")
+_MAPPING_KEYS = _JSON_KEYS + ("angle_score", "angle_decisions", "input_img", "rot_img", "output_img")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class AngleDecision:
+    """One orientation decision: on the input page, or again on the unwarped page."""
+
+    stage: str  # "input" or "unwarped"
+    angle: int  # clockwise turn of the content that was undone
+    score: float  # the classifier's (combined) probability for it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "angle": self.angle, "score": round(self.score, 5)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +62,9 @@ class PageResult(Mapping[str, Any]):
     input_img: np.ndarray
     rot_img: np.ndarray
     output_img: np.ndarray
+    #: What each orientation decision said: on the input, then (when the page was unwarped and
+    #: `reclassify_unwarped` is on) on the unwarped page; `angle` is the sum of their turns.
+    angle_decisions: tuple[AngleDecision, ...] = ()
     #: Whether UVDoc's grid was applied (False when unwarping was off or the page was found flat).
     unwarp_applied: bool = False
     #: The padded probe's warp score, per mille of the page diagonal (None when the probe did not

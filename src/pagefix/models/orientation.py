@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set
+from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set, view_agreement
 from .runtime import OnnxRunner, Runner, RuntimeOptions
 from .store import ModelFiles
 
@@ -106,12 +106,9 @@ class OrientationClassifier:
             probabilities = [np.concatenate([p, q]) for p, q in zip(probabilities, extra_probabilities)]
         found = []
         for (_, turns), probs in zip(per_page, probabilities):
-            score = combine_views(probs, turns)
-            best = int(score.argmax())
-            # The page's probability for each angle: the normalised product of its views' votes.
-            joint = np.exp(score - score.max())
-            joint /= joint.sum()
-            found.append(Orientation(self.labels[best], float(joint[best]), tuple(float(v) for v in joint)))
+            best = int(combine_views(probs, turns).argmax())
+            agreement = view_agreement(probs, turns)
+            found.append(Orientation(self.labels[best], float(agreement[best]), tuple(float(v) for v in agreement)))
         return found
 
     def _probabilities_of(self, per_page: list[tuple[list[np.ndarray], list[int]]]) -> list[np.ndarray]:
