@@ -93,8 +93,9 @@ def collection(tmp_path_factory, shared_data) -> Collection:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     """`pagefix batch ...` in a fresh process, as a user runs it."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("RAY_ADDRESS", None) if env is None or "RAY_ADDRESS" not in env else None
+    full_env = dict(os.environ)
+    full_env.pop("RAY_ADDRESS", None)  # a cluster named in the developer's shell is not the test's
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "pagefix", "batch", *args], capture_output=True, text=True, timeout=timeout,
         env=full_env, stdin=subprocess.DEVNULL,

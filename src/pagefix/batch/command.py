@@ -49,11 +49,8 @@ def register(subparsers: Any) -> None:
                      help="pipeline actors (default: the cluster's CPUs / --ray_worker_cpus)")
     ray.add_argument("--ray_object_store_mb", type=int, metavar="MB",
                      help="object store size of the local Ray (default: Ray's, 30%% of memory)")
-    ray.add_argument("--ray_layout", choices=("fused", "staged"), default="fused",
-                     help="fused: decode to write in one actor stage (CPU clusters, default); staged: "
-                     "UVDoc in its own actors, e.g. on GPUs")
-    ray.add_argument("--ray_unwarp_gpus", type=float, default=1.0, metavar="F",
-                     help="GPUs per UVDoc actor in the staged layout (default: 1; 0 runs it on CPUs)")
+    ray.add_argument("--ray_worker_gpus", type=float, default=0.0, metavar="F",
+                     help="GPUs per pipeline actor, with --device gpu (default: 0)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -78,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty() and not args.quiet,
         ray=RayOptions(
             address=args.ray_address, num_cpus=args.ray_num_cpus, worker_cpus=args.ray_worker_cpus,
-            workers=args.ray_workers, object_store_mb=args.ray_object_store_mb, layout=args.ray_layout,
-            unwarp_gpus=args.ray_unwarp_gpus,
+            workers=args.ray_workers, object_store_mb=args.ray_object_store_mb,
+            worker_gpus=args.ray_worker_gpus,
         ),
     )
     summary = run_batch(options)

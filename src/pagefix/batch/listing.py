@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ConfigError, InputError
 from ..inputs import IMAGE_SUFFIXES
 
-__all__ = ["InputFile", "Listing", "list_inputs", "open_filesystem", "read_input"]
+__all__ = ["InputFile", "Listing", "Namer", "filesystem_groups", "list_inputs", "open_filesystem", "read_input"]
 
 _LISTING_SUFFIXES = (".txt", ".parquet")
 
@@ -38,6 +38,34 @@ class InputFile:
     fs_path: str
     rel: str
     scheme: str = ""  # "" for local files read with os, else the URI scheme ("s3", "gs", "file", ...)
+    base: str = ""    # the directory `rel` is relative to (as the filesystem names it)
+
+
+class Namer:
+    """Gives a file its manifest URI and output name from its filesystem path alone, the way the
+    listing did: relative to the deepest input directory that holds it. Ray's readers report only
+    the path, so its workers name files with this too.
+    """
+
+    def __init__(self, prefix: str, scheme: str, bases: Iterable[str]) -> None:
+        self.prefix = prefix
+        self.scheme = scheme
+        self.bases = sorted({b.rstrip("/") for b in bases}, key=len, reverse=True)
+
+    def item(self, fs_path: str) -> InputFile:
+        for base in self.bases:
+            if fs_path.startswith(base + "/") or (base == "" and fs_path):
+                rel = fs_path[len(base) + 1:] if base else fs_path.lstrip("/")
+                return InputFile(self.prefix + fs_path, fs_path, rel, self.scheme, base)
+        raise InputError(f"{fs_path} lies under none of the inputs")
+
+    @classmethod
+    def for_files(cls, files: list[InputFile]) -> Namer:
+        """The namer of files that share one filesystem (one scheme and URI prefix)."""
+        prefixes = {f.uri[: len(f.uri) - len(f.fs_path)] for f in files}
+        if len(prefixes) != 1 or len({f.scheme for f in files}) != 1:
+            raise ConfigError("one namer covers files of one filesystem only")
+        return cls(prefixes.pop(), files[0].scheme, (f.base for f in files))
 
 
 @dataclass
@@ -55,15 +83,34 @@ def list_inputs(arguments: Iterable[str]) -> Listing:
     Raises `InputError` for an argument that names nothing, and `ConfigError` when two files would
     write to the same output name.
     """
-    files: list[InputFile] = []
+    found: list[InputFile] = []
     for argument in arguments:
         text = str(argument)
         if _is_listing_file(text):
-            files.extend(_from_listing_file(text))
+            found.extend(_from_listing_file(text))
         else:
-            files.extend(_expand(text))
+            found.extend(_expand(text))
+    first: dict[str, InputFile] = {}
+    for item in found:
+        first.setdefault(item.uri, item)  # a file named twice is processed once
+    unique = list(first.values())
+    files = [namer.item(item.fs_path) for namer, item in _with_namers(unique)]
     _check_unique(files)
     return Listing(files)
+
+
+def filesystem_groups(files: list[InputFile]) -> dict[str, list[InputFile]]:
+    """Files by URI prefix: each group is read through one filesystem."""
+    groups: dict[str, list[InputFile]] = {}
+    for item in files:
+        groups.setdefault(item.uri[: len(item.uri) - len(item.fs_path)], []).append(item)
+    return groups
+
+
+def _with_namers(files: list[InputFile]) -> list[tuple[Namer, InputFile]]:
+    """Each file with the namer of its filesystem, keeping the listing's order."""
+    namers = {prefix: Namer.for_files(group) for prefix, group in filesystem_groups(files).items()}
+    return [(namers[item.uri[: len(item.uri) - len(item.fs_path)]], item) for item in files]
 
 
 def _is_listing_file(text: str) -> bool:
@@ -84,13 +131,13 @@ def _expand(text: str, rel_base: str | None = None) -> list[InputFile]:
     path = Path(text).expanduser().resolve()
     if path.is_dir():
         return [
-            InputFile(str(file), str(file), _relative(str(file), str(path)))
+            InputFile(str(file), str(file), _relative(str(file), str(path)), "", str(path))
             for file in _walk_local(path)
         ]
     if path.is_file() or rel_base is not None:
         # A missing file in a listing becomes an error row when it is read, not a failed listing.
-        rel = _relative(str(path), rel_base) if rel_base is not None else path.name
-        return [InputFile(str(path), str(path), rel)]
+        base = rel_base if rel_base is not None else str(path.parent)
+        return [InputFile(str(path), str(path), _relative(str(path), base), "", base)]
     raise InputError(f"no such file or directory: {text}")
 
 
@@ -136,10 +183,10 @@ def _expand_remote(uri: str, scheme: str, rel_base: str | None) -> list[InputFil
             raise InputError(f"cannot list {uri}: {exc}") from exc
         paths = sorted(i.path for i in infos if i.type == fs_module.FileType.File and _wanted(i.base_name))
         base = root.rstrip("/")
-        return [InputFile(prefix + p, p, posixpath.relpath(p, base), scheme) for p in paths]
+        return [InputFile(prefix + p, p, posixpath.relpath(p, base), scheme, base) for p in paths]
     if info.type == fs_module.FileType.File or rel_base is not None:
-        rel = posixpath.relpath(root, rel_base) if rel_base is not None else posixpath.basename(root)
-        return [InputFile(prefix + root, root, rel, scheme)]
+        base = rel_base if rel_base is not None else posixpath.dirname(root)
+        return [InputFile(prefix + root, root, posixpath.relpath(root, base) if base else root, scheme, base)]
     raise InputError(f"no such file or directory: {uri}")
 
 

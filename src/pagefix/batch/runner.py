@@ -31,8 +31,7 @@ class RayOptions:
     worker_cpus: float = 1.0            # CPU share of each pipeline actor; sets its ONNX Runtime threads
     workers: int | None = None          # pipeline actors (default: cluster CPUs / worker_cpus)
     object_store_mb: int | None = None  # object store of a local Ray (default: Ray's)
-    layout: str = "fused"               # "fused": one actor stage; "staged": UVDoc in its own (GPU) actors
-    unwarp_gpus: float = 1.0            # GPUs per UVDoc actor in the staged layout
+    worker_gpus: float = 0.0            # GPUs per pipeline actor (with --device gpu)
 
 
 @dataclass
@@ -166,7 +165,5 @@ def _check(options: BatchOptions) -> None:
         raise ConfigError(f"PDF resolution must be positive, got {options.output.pdf_dpi}")
     if not options.inputs:
         raise ConfigError("no inputs given")
-    if options.ray.layout not in ("fused", "staged"):
-        raise ConfigError(f"Ray layout must be 'fused' or 'staged', got {options.ray.layout!r}")
     if options.ray.worker_cpus <= 0.1:
         raise ConfigError(f"worker CPUs must be more than 0.1, got {options.ray.worker_cpus}")

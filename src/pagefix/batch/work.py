@@ -193,3 +193,13 @@ def model_versions(pipeline: DocPreprocessor) -> dict[str, str]:
         digest = (files.config.get("files") or {}).get(files.path.name) or sha256_of(files.path)
         versions[task] = f"{files.name}@{digest[:12]}"
     return versions
+
+
+def missing_file_row(item: InputFile, run_id: str) -> dict[str, Any]:
+    """The row of an input that was listed but is gone when read (the local reader's words)."""
+    return {
+        "input_path": item.uri, "page_index": None, "n_pages": None, "angle": None, "angle_score": None,
+        "unwarped": None, "warp_score": None, "output_path": None, "width": None, "height": None,
+        "error": "InputError: no such file or directory", "run_id": run_id, "elapsed_ms": 0.0,
+        "orientation_model": None, "unwarping_model": None,
+    }
