@@ -35,24 +35,24 @@ def compose_panels_bgr(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
     width = sum(image.shape[1] for image, _ in panels)
     height = max(image.shape[0] for image, _ in panels)
     factor = min(1.0, math.sqrt(MAX_PICTURE_PIXELS / (width * (height + _CAPTION_STRIP))))
+    sizes = [(image.shape[1], image.shape[0]) for image, _ in panels]
     if factor < 1.0:
-        panels = [(_shrink(image, factor), caption) for image, caption in panels]
-        width = sum(image.shape[1] for image, _ in panels)
-        height = max(image.shape[0] for image, _ in panels)
+        sizes = [(max(1, round(w * factor)), max(1, round(h * factor))) for w, h in sizes]
+    width, height = sum(w for w, _ in sizes), max(h for _, h in sizes)
     canvas = np.full((height + _CAPTION_STRIP, width, 3), 255, dtype=np.uint8)
     strip = Image.new("RGB", (width, _CAPTION_STRIP), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     x = 0
-    for image, caption in panels:
-        canvas[:image.shape[0], x:x + image.shape[1]] = image
-        draw.text((x + 10, 2), caption, fill=(0, 0, 0), font=_caption_font(caption, image.shape[1]))
-        x += image.shape[1]
+    for (image, caption), (w, h) in zip(panels, sizes):
+        # One shrunk panel at a time: never three of them beside the canvas.
+        canvas[:h, x:x + w] = image if (w, h) == (image.shape[1], image.shape[0]) else _shrink(image, (w, h))
+        draw.text((x + 10, 2), caption, fill=(0, 0, 0), font=_caption_font(caption, w))
+        x += w
     canvas[height:] = np.asarray(strip)[:, :, ::-1]
     return canvas
 
 
-def _shrink(image: np.ndarray, factor: float) -> np.ndarray:
-    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
