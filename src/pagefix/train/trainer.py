@@ -36,6 +36,8 @@ __all__ = ["TrainConfig", "TrainResult", "train_orientation"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoints/last.pt"
+# Gradients are clipped to this norm: a few bad steps on a small set must not wreck the weights.
+_MAX_GRAD_NORM = 5.0
 # Settings that must match for a checkpoint to be resumed.
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
                 "label_smoothing", "base_model", "base_model_dir", "warmup_epochs")
@@ -179,8 +181,11 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
                 batch, target = torch.from_numpy(np.stack(inputs)), torch.tensor(targets)
                 logits = net(batch)
                 loss = loss_fn(logits, target)
+                if not torch.isfinite(loss):
+                    raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {float(loss)}); lower --lr")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                nn.utils.clip_grad_norm_(trainable, _MAX_GRAD_NORM)
                 optimizer.step()
                 scheduler.step()
                 total_loss += float(loss.detach()) * len(picked)
