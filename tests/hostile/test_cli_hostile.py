@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import cv2
-from conftest import NO_MODELS, run_cli
+from hostile_support import NO_MODELS, run_cli
 from hostile_corpus import corpus
 
 GIB = 1024

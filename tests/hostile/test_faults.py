@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NO_MODELS, CliProcess, run_cli
+from hostile_support import NO_MODELS, CliProcess, run_cli
 from PIL import Image
 
 from pagefix.errors import ModelStoreError
