@@ -1,0 +1,61 @@
+"""Every limit in one place: defaults, environment variables, the YAML `Limits:` section, checks,
+and the README's table of them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pagefix.config import load_config
+from pagefix.errors import ConfigError
+from pagefix.limits import Limits
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGEFIX_MAX_PIXELS", "5000000")
+    monkeypatch.setenv("PAGEFIX_ALLOW_PRIVATE_URLS", "false")
+    monkeypatch.setenv("PAGEFIX_ALLOWED_HOSTS", "images.example, 10.0.0.0/8")
+    monkeypatch.setenv("PAGEFIX_MAX_PDF_PAGES", "none")
+    monkeypatch.setenv("PAGEFIX_FETCH_DEADLINE", "12.5")
+    limits = Limits.from_env(max_frames=7)
+    assert limits.max_pixels == 5_000_000 and limits.allow_private_urls is False
+    assert limits.allowed_hosts == ("images.example", "10.0.0.0/8")
+    assert limits.max_pdf_pages is None and limits.fetch_deadline == 12.5 and limits.max_frames == 7
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGEFIX_MAX_JPEG_SCANS", "many")
+    with pytest.raises(ConfigError, match="PAGEFIX_MAX_JPEG_SCANS='many'"):
+        Limits.from_env()
+
+
+def test_yaml_section() -> None:
+    config = load_config({"Limits": {"max_pixels": 20_000_000, "max_jpeg_scans": 50}})
+    limits = config.build_limits()
+    assert (limits.max_pixels, limits.max_jpeg_scans) == (20_000_000, 50)
+    with pytest.raises(ConfigError, match="Limits"):
+        load_config({"Limits": {"max_pixel": 1}}).build_limits()
+
+
+@pytest.mark.parametrize("change", [{"max_pixels": -1}, {"max_jpeg_scans": -1}, {"max_pdf_pages": 0},
+                                    {"pdf_render_scale": 0.05}, {"no_such_limit": 1}])
+def test_invalid_limits_are_refused(change: dict) -> None:
+    with pytest.raises(ConfigError):
+        Limits().replace(**change)
+
+
+def test_readme_lists_every_limit_with_its_default_and_variable() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Limits and hostile input"):]
+    section = section[:section.index("\n## ", 5)]
+    for field in dataclasses.fields(Limits):
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{field.name}`")), None)
+        assert row is not None, f"README has no row for {field.name}"
+        assert f"`PAGEFIX_{field.name.upper()}`" in row, row
+        default = getattr(Limits(), field.name)
+        shown = f"{default:_}" if isinstance(default, int) and not isinstance(default, bool) else repr(default)
+        assert f"`{shown}`" in row, (shown, row)

@@ -1,0 +1,87 @@
+"""PDF rendering under the limits: page cap, render-size cap before render(), passwords, lying
+page trees."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
+
+from hostile_corpus import CATALOG, drawn_pdf, encrypted_pdf, page_object, pages_object, raw_pdf  # noqa: E402
+
+from pagefix.errors import InputError, LimitExceededError, PasswordProtectedError  # noqa: E402
+from pagefix.inputs import Page, PageFailure, iter_pages, iter_pdf_pages  # noqa: E402
+from pagefix.inputs.pdf import pdf_render_scale  # noqa: E402
+from pagefix.limits import Limits  # noqa: E402
+
+
+def test_render_scale_is_lowered_to_fit_the_pixel_cap(caplog: pytest.LogCaptureFixture) -> None:
+    limits = Limits(max_pixels=1_000_000, pdf_min_render_scale=0.01)
+    assert pdf_render_scale(200, 300, limits) == 2.0  # 400x600 fits
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        scale = pdf_render_scale(14400, 14400, limits)
+    assert (14400 * scale) ** 2 <= 1_000_000 and scale > 0.069
+    assert "rendered at scale" in caplog.text
+    with pytest.raises(LimitExceededError, match="even at scale 0.01"):
+        pdf_render_scale(1e7, 1e7, limits)
+    for bad in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="invalid size"):
+            pdf_render_scale(bad, 100, limits)
+
+
+def test_a_huge_mediabox_renders_within_the_cap() -> None:
+    data = raw_pdf([CATALOG, pages_object([3], 1), page_object(b"0 0 14400 14400")])
+    ((index, page),) = list(iter_pdf_pages(data, Limits(max_pixels=4_000_000)))
+    assert index == 0 and page.shape[0] * page.shape[1] <= 4_000_000 and page.shape[0] > 1900
+
+
+def test_page_cap(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        pages = list(iter_pages(drawn_pdf(5), Limits(max_pdf_pages=2)))
+    assert [p.page_index for p in pages] == [0, 1]
+    assert "PDF claims 5 pages; only the first 2" in caplog.text
+
+
+def test_password() -> None:
+    (failure,) = list(iter_pages(encrypted_pdf(), Limits()))
+    assert isinstance(failure, PageFailure) and isinstance(failure.error, PasswordProtectedError)
+    assert str(failure.error) == "PDF is password protected"
+    # An owner password alone does not stop anyone from reading: such a file opens.
+    (page,) = list(iter_pages(encrypted_pdf(user_password=""), Limits()))
+    assert isinstance(page, Page)
+
+
+def test_a_lying_count_costs_one_failure_not_a_million() -> None:
+    data = raw_pdf([CATALOG, pages_object([3], 1_000_000), page_object()])
+    items = list(iter_pages(data, Limits(max_pdf_pages=None)))
+    assert [type(item) for item in items] == [Page, PageFailure]
+    assert "claims 1000000 page(s); stopped reading" in items[1].message
+
+
+def test_one_bad_page_does_not_lose_the_others() -> None:
+    data = raw_pdf([CATALOG, pages_object([3, 4, 5, 6], 4), page_object(), page_object(b"0 0 90000000 90000000"),
+                    page_object(b"0 0 300 200"), page_object(b"0 0 100 100")])
+    items = list(iter_pages(data, Limits()))
+    assert [(type(i).__name__, i.page_index) for i in items] == [
+        ("Page", 0), ("PageFailure", 1), ("Page", 2), ("Page", 3)]
+    assert items[2].image.shape[:2] == (400, 600)
+
+
+def test_broken_pdf_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(drawn_pdf(2)[:300])
+    (failure,) = list(iter_pages(str(path)))
+    assert failure.message.startswith(f"{path}: not a readable PDF")
+
+
+def test_pages_render_lazily() -> None:
+    pages = iter_pdf_pages(drawn_pdf(50), Limits())
+    first = next(pages)
+    assert first[0] == 0
+    pages.close()  # the rest are never rendered; the document is closed
+    assert io.BytesIO  # (no resource warning under -W error)
