@@ -160,3 +160,43 @@ def test_request_schema_property(client: httpx.Client, body: dict) -> None:
     answer = client.post(URL, json=body)
     assert answer.status_code < 500, answer.text[:300]
     assert answer.json()["errorCode"] == (0 if answer.status_code == 200 else answer.status_code)
+
+
+class FailingPipeline:
+    """The real pipeline, with a fault injected into the worker for the next request(s)."""
+
+    def __init__(self, pipeline, fault: BaseException) -> None:  # type: ignore[no-untyped-def]
+        self.pipeline = pipeline
+        self.config = pipeline.config
+        self.limits = pipeline.limits
+        self.fault: BaseException | None = fault
+
+    def process_pages(self, pages, settings):  # type: ignore[no-untyped-def]
+        fault, self.fault = self.fault, None
+        if fault is not None:
+            raise fault
+        return self.pipeline.process_pages(pages, settings)
+
+
+@pytest.mark.parametrize("fault", [RuntimeError("a bug in a worker"), MemoryError()], ids=["bug", "out-of-memory"])
+def test_a_worker_that_dies_mid_request_is_a_500_and_the_service_goes_on(pipeline, fault: BaseException) -> None:  # type: ignore[no-untyped-def]
+    failing = FailingPipeline(pipeline, fault)
+    app = create_app(failing, settings=ServingSettings(workers=1))
+    uvicorn_server = server_for(app, "127.0.0.1", free_port(), log_level="critical")
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    while not uvicorn_server.started:
+        assert thread.is_alive()
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{uvicorn_server.config.port}", timeout=60) as client:
+            page = b64(drawn_pdf(1))
+            broken = client.post(URL, json={"file": page, **FAST})
+            assert broken.status_code == 500
+            assert broken.json()["errorMsg"] == "Internal server error"
+            again = client.post(URL, json={"file": page, **FAST})
+            assert again.status_code == 200, again.text[:300]
+            assert client.get("/health").status_code == 200
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=60)
