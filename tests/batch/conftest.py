@@ -91,6 +91,15 @@ def collection(tmp_path_factory, shared_data) -> Collection:
     return build_collection(tmp_path_factory.mktemp("collection"), shared_data)
 
 
+@pytest.fixture(scope="session")
+def local_run(collection, tmp_path_factory):
+    """The local engine over the collection, once: (output root, summary). Tests copy what they change."""
+    from pagefix.batch import BatchOptions, run_batch
+
+    out = tmp_path_factory.mktemp("local") / "out"
+    return out, run_batch(BatchOptions([str(collection.root)], str(out), pipeline={"cpu_threads": 2}))
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     """`pagefix batch ...` in a fresh process, as a user runs it."""
     full_env = dict(os.environ)

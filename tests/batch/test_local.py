@@ -50,11 +50,9 @@ def assert_upright(output: np.ndarray, expected: np.ndarray) -> None:
     assert upright > 0.8 and upright > turned + 0.3, (upright, turned)
 
 
-@pytest.fixture(scope="module")
-def first_run(collection, tmp_path_factory):
-    out = tmp_path_factory.mktemp("local") / "out"
-    summary = run_batch(BatchOptions([str(collection.root)], str(out), pipeline={"cpu_threads": 2}))
-    return out, summary
+@pytest.fixture
+def first_run(local_run):
+    return local_run
 
 
 def test_fixture_collection_gives_six_pages_and_three_error_rows(collection, first_run):
