@@ -62,7 +62,7 @@ def _as_points(points: np.ndarray) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds an array: compare by identity
 class PageMap:
     """How one corrected page was made from its input: the turn, the grid and the margin.
 
