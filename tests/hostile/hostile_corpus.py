@@ -260,6 +260,19 @@ def drawn_pdf(n_pages: int, size: tuple[float, float] = (200, 260)) -> bytes:
     return buffer.getvalue()
 
 
+def pdf_with_image(side: int) -> bytes:
+    """A one-page PDF (200x200 pt) drawing a `side` x `side` grey image XObject of zeros: a
+    compressed bomb inside the PDF (PDFium samples it down to the page while decoding)."""
+    pixels = deflate_zeros(side * side)
+    return raw_pdf([
+        CATALOG, pages_object([3], 1),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length 33 >>\nstream\nq 200 0 0 200 0 0 cm /Im1 Do Q\nendstream",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 "
+        b"/Filter /FlateDecode /Length %d >>\nstream\n" % (side, side, len(pixels)) + pixels + b"\nendstream",
+    ])
+
+
 def encrypted_pdf(user_password: str = "secret") -> bytes:
     import pikepdf
 
@@ -461,6 +474,7 @@ def _pdfs() -> list[Case]:
             CATALOG, pages_object([3], 1), page_object(contents=4),
             b"<< /Length 40 >>\nstream\n" + b"q 1 0 0 1 0 0 cm BT /F9 Tf (x) Tj ET Q %%%\nendstream"]), suffix=".pdf"),
         accepted("pdf_many_pages", "PDF", drawn_pdf(300, (40, 50)), pages=300, suffix=".pdf"),
+        accepted("pdf_image_400mp", "compressed bomb", pdf_with_image(20_000), suffix=".pdf", shape=(400, 400)),
         accepted("pdf_broken_xref", "PDF", drawn_pdf(2).replace(b"startxref", b"startxref\n999999999\n%"), pages=2, suffix=".pdf"),
     ]
     return cases
