@@ -25,7 +25,7 @@ def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, shared_data):
     with open(folder / "manifest.csv", newline="") as handle:
         # One lighting of every document and deformation: 48 photos, each in two opposite turns
         # (photo i in turns i and i + 2, so every turn is used 24 times): 96 inputs. The full
-        # 144 x 4 measurement is `python bench/orientation_photos.py`.
+        # 144 x 4 measurement: `pagefix eval orientation ../shared/data/unwarp/inv3d_real/manifest.csv`.
         rows = [r for r in csv.DictReader(handle) if r["illumination"] == "bright"]
     assert len(rows) == 48
     classifier = pipeline.orientation_classifier

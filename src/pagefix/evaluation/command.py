@@ -26,10 +26,16 @@ def register(subparsers: Any) -> None:
     orientation = tasks.add_parser(
         "orientation", help="top-1 accuracy, per-class accuracy, confusion matrix, worst pages",
         description="DATA is a dataset in the reference's classification format (label.txt, "
-        "train.txt/val.txt) or a folder of upright pages, each scored at 0, 90, 180 and 270 degrees. "
-        "Sub-folders of an upright folder are reported as groups.",
+        "train.txt/val.txt), a folder of upright pages, each scored at 0, 90, 180 and 270 degrees "
+        "(sub-folders, or file-name prefixes before '__', are reported as groups), or a photo "
+        "manifest (.csv with 'distorted' and 'ground_truth' columns, as for eval unwarping): each "
+        "photo turned four ways goes through the whole pipeline and is right when its output "
+        "matches the flat original unturned. The pipeline's views are printed next to the "
+        "reference's single view (and, for photos, the reference's single decision before unwarping).",
     )
-    orientation.add_argument("data", metavar="DATA", help="classification dataset or folder of upright pages")
+    orientation.add_argument("data", metavar="DATA", help="classification dataset, folder of upright pages or photo manifest")
+    orientation.add_argument("--limit", type=int, metavar="N", help="photo manifests: score only the first N photos")
+    orientation.add_argument("--no-reference", action="store_true", help="do not score the reference's view beside")
     orientation.add_argument("--split", default="val", help="dataset split(s) to score, comma-separated (default: val)")
     orientation.add_argument("--worst", type=int, default=10, metavar="N", help="list the N worst pages (default: 10)")
     orientation.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -66,19 +72,48 @@ def _progress(total: int, args: argparse.Namespace, unit: str) -> Any:
 def run_orientation(args: argparse.Namespace) -> int:
     from ..pipeline import DocPreprocessor
     from .datasets import open_orientation_source
-    from .orientation import ClassifierScorer, evaluate_orientation
+    from .orientation import ClassifierScorer, Scorer, compare_orientation, format_comparison
+    from .photo_orientation import PipelineScorer, TurnedPhotos
 
-    kwargs = pipeline_kwargs(args) | {"use_doc_unwarping": False, "use_doc_orientation_classify": True}
+    photos = str(args.data).lower().endswith(".csv")
+    kwargs = pipeline_kwargs(args) | {"use_doc_orientation_classify": True}
+    if not photos:
+        kwargs["use_doc_unwarping"] = False  # pages are scored by the classifier alone
     pipeline = DocPreprocessor(**kwargs)
     classifier = pipeline.orientation_classifier
-    splits = [s for s in args.split.split(",") if s]
-    source = open_orientation_source(args.data, splits, pipeline.limits)
+    ours = pipeline.view_set.name if pipeline.config.reclassify_unwarped or not photos else f"{pipeline.view_set.name} (once)"
+    scorers: dict[str, Scorer] = {}
+    if photos:
+        source = TurnedPhotos(args.data, limits=pipeline.limits, limit=args.limit)
+        if not args.no_reference:
+            # The reference: its single view on the photo, one decision, every page unwarped.
+            reference = DocPreprocessor(
+                **(kwargs | {"orientation_views": "reference", "reclassify_unwarped": False, "skip_flat_pages": False}),
+                orientation_classifier=classifier, unwarper=pipeline.unwarper,
+            )
+            scorers["reference"] = PipelineScorer(reference)
+        scorers[ours] = PipelineScorer(pipeline)
+    else:
+        splits = [s for s in args.split.split(",") if s]
+        source = open_orientation_source(args.data, splits, pipeline.limits)
+        if not args.no_reference and not pipeline.view_set.is_reference:
+            scorers["reference"] = ClassifierScorer(classifier, "reference")
+        scorers[ours] = ClassifierScorer(classifier, pipeline.view_set)
     with _progress(len(source), args, "page") as bar:
-        report = evaluate_orientation(
-            source, ClassifierScorer(classifier), batch_size=args.batch_size or 8,
-            labels=classifier.labels, worst=args.worst, progress=bar.update,
+        reports = compare_orientation(
+            source, scorers, batch_size=args.batch_size or 8, labels=classifier.labels,
+            worst=args.worst, progress=bar.update,
         )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    report = reports[ours]
+    if args.json:
+        data = report.to_dict() | {"views": ours}
+        data |= {"compared": {name: r.to_dict() for name, r in reports.items() if name != ours}}
+        print(json.dumps(data, indent=2))
+    else:
+        if len(reports) > 1:
+            print(format_comparison(reports), end="\n\n")
+        print(f"views: {ours}")
+        print(report.format())
     return 1 if report.failures else 0
 
 

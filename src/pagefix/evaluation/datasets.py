@@ -148,7 +148,7 @@ class UprightFolder:
     def __iter__(self) -> Iterator[LabelledPage | PageFailure]:
         for path in self.files:
             relative = path.relative_to(self.root)
-            group = relative.parts[0] if len(relative.parts) > 1 else ""
+            group = relative.parts[0] if len(relative.parts) > 1 else _name_prefix(path.name)
             for item in iter_pages(path, self.limits):
                 if not isinstance(item, Page):
                     yield PageFailure(str(relative), item.page_index, item.error)
@@ -156,6 +156,12 @@ class UprightFolder:
                 suffix = f"#{item.page_index}" if item.page_index else ""
                 for angle in self.angles:
                     yield LabelledPage(turn_content(item.image, angle), angle, f"{relative}{suffix}@{angle}", group)
+
+
+def _name_prefix(name: str) -> str:
+    """The source of a file in a flat folder, when its name says it: `source__rest.jpg`."""
+    prefix, separator, _ = name.partition("__")
+    return prefix if separator else ""
 
 
 def open_orientation_source(

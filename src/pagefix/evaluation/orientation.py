@@ -19,10 +19,19 @@ from typing import Any, Protocol
 
 from ..inputs import PageFailure
 from ..models import OrientationClassifier
+from ..models.orientation_views import ViewSet
 from .datasets import ANGLES, LabelledPage
 from .tables import format_table
 
-__all__ = ["ClassifierScorer", "OrientationReport", "Prediction", "Scorer", "evaluate_orientation"]
+__all__ = [
+    "ClassifierScorer",
+    "OrientationReport",
+    "Prediction",
+    "Scorer",
+    "compare_orientation",
+    "evaluate_orientation",
+    "format_comparison",
+]
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,12 @@ class Scorer(Protocol):
 class ClassifierScorer:
     """Scores pages with the pipeline's orientation classifier, one model call per batch."""
 
-    def __init__(self, classifier: OrientationClassifier) -> None:
+    def __init__(self, classifier: OrientationClassifier, views: str | ViewSet = "reference") -> None:
         self.classifier = classifier
+        self.views = views
 
     def __call__(self, pages: Sequence[LabelledPage]) -> list[Prediction]:
-        found = self.classifier.predict([page.image for page in pages])
+        found = self.classifier.predict([page.image for page in pages], self.views)
         labels = self.classifier.labels
         return [
             Prediction(page.name, page.group, page.angle, o.angle, o.score,
@@ -162,13 +172,31 @@ def evaluate_orientation(
     >>> evaluate_orientation(UprightFolder("pages/"), ClassifierScorer(classifier)).accuracy  # doctest: +SKIP
     0.98
     """
-    predictions: list[Prediction] = []
+    return compare_orientation(source, {"": scorer}, batch_size, labels, worst, progress)[""]
+
+
+def compare_orientation(
+    source: Iterable[LabelledPage | PageFailure], scorers: dict[str, Scorer], batch_size: int = 8,
+    labels: Sequence[int] = ANGLES, worst: int = 10, progress: Callable[[int], None] | None = None,
+) -> dict[str, OrientationReport]:
+    """Score the same pages with several scorers (read once), one report per scorer."""
+    predictions: dict[str, list[Prediction]] = {name: [] for name in scorers}
     failures: list[tuple[str, str]] = []
     for batch in _batches(source, failures, max(1, batch_size)):
-        predictions += scorer(batch)
+        for name, scorer in scorers.items():
+            predictions[name] += scorer(batch)
         if progress is not None:
             progress(len(batch))
-    return OrientationReport.from_predictions(predictions, labels, worst, failures)
+    return {name: OrientationReport.from_predictions(found, labels, worst, failures) for name, found in predictions.items()}
+
+
+def format_comparison(reports: dict[str, OrientationReport]) -> str:
+    """Accuracy per group, one column per report (e.g. the reference's view next to the default)."""
+    names = list(reports)
+    groups = sorted({g for report in reports.values() for g in report.per_group})
+    rows = [(g or "(all pages)", *(_pct(*reports[n].per_group.get(g, (0, 0))) for n in names)) for g in groups]
+    rows.append(("all", *(_pct(reports[n].correct, reports[n].total) for n in names)))
+    return format_table(("group", *names), rows)
 
 
 def _batches(
