@@ -79,7 +79,7 @@ MODEL_CASES = ("one_pixel", "one_by_30000", "30000_by_one", "3_by_20000", "40000
 def test_odd_shapes_through_the_real_models(pipeline) -> None:
     shared = DocPreprocessor(
         orientation_classifier=pipeline.orientation_classifier, unwarper=pipeline.unwarper,
-        limits=Limits(max_pixels=20_000_000), device="cpu",
+        limits=Limits(max_pixels=8_000_000), device="cpu",  # the huge MediaBox renders at 8 MP
     )
     chosen = {case.name: case for case in corpus() if case.name in MODEL_CASES}
     assert set(chosen) == set(MODEL_CASES)
