@@ -23,6 +23,7 @@ from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper,
 from .models.orientation_views import resolve_view_set
 from .models.unwarping import margin_pixels
 from .models.warp_score import warp_probes
+from .prefetch import prefetch
 from .result import AngleDecision, PageResult
 
 __all__ = ["DocPreprocessor"]
@@ -42,6 +43,9 @@ class DocPreprocessor:
     later, in one `predict` call, loads its model then. `orientation_classifier` and `unwarper`
     accept prebuilt objects (for tests, or to share sessions between pipelines).
     """
+
+    #: Pages decoded ahead of the models in `predict_iter` (0: decode in the caller's thread).
+    prefetch_pages: int = 1
 
     def __init__(
         self,
@@ -183,7 +187,9 @@ class DocPreprocessor:
             "skip_flat_pages": skip_flat_pages,
             "keep_margin": keep_margin,
         })
-        stream = iter_pages(input, self.limits)
+        # The next page is decoded on a thread while this one is in the models (order and
+        # errors unchanged; one page ahead at most).
+        stream = prefetch(iter_pages(input, self.limits), self.prefetch_pages)
         while chunk := list(itertools.islice(stream, self.config.batch_size)):
             results = self._process_chunk(chunk, settings)
             del chunk

