@@ -44,7 +44,7 @@ class PageFailure:
 
     @property
     def message(self) -> str:
-        where = self.input_path or "<array>"
+        where = self.input_path or "<input without a name>"
         if self.page_index is not None:
             where += f" (page {self.page_index})"
         return f"{where}: {self.error}"
