@@ -114,7 +114,7 @@ def tiff(width: int, height: int, strip: bytes, compression: int = 1, bits: int 
     arrays_at = head + ifd_size
     offsets_at = arrays_at
     counts_at = offsets_at + 4 * strip_count
-    data_at = counts_at + 4 * strip_count
+    data_at = counts_at + 4 * strip_count if strip_count > 1 else arrays_at  # one strip: values inline
     if strip_count == 1:
         entries += [(273, 4, 1, data_at), (279, 4, 1, len(strip))]
     else:
@@ -339,6 +339,11 @@ def _truncations() -> list[Case]:
         for fraction in (0.5, 0.05):
             cut = data[: max(12, int(len(data) * fraction))]
             cases.append(refused(f"{fmt.lower()}_cut_{int(fraction * 100)}pct", "truncated", cut, InputError, "", suffix))
+    # Strips whose compressed data is short or corrupt (libtiff would print its own lines).
+    strip = deflate_zeros(300 * 200)
+    cases.append(refused("tiff_deflate_strip_short", "truncated", tiff(300, 200, strip, compression=8)[:-30], InputError, "TIFF", ".tif"))
+    cases.append(refused("tiff_deflate_strip_garbage", "truncated", tiff(300, 200, b"\x78\x9c" + bytes(range(256)) * 4, compression=8), InputError, "TIFF", ".tif"))
+    cases.append(refused("tiff_lzw_strip_garbage", "truncated", tiff(300, 200, bytes(range(256)) * 4, compression=5), InputError, "TIFF", ".tif"))
     pdf = drawn_pdf(3)
     cases.append(refused("pdf_cut_half", "truncated", pdf[: len(pdf) // 2], InputError, "PDF", ".pdf"))
     cases.append(refused("pdf_header_only", "truncated", b"%PDF-1.7\n", InputError, "PDF", ".pdf"))

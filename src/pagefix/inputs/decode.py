@@ -12,6 +12,7 @@ page is turned upright, so a 100 MP page peaks at Pillow's pixels plus one BGR a
 
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import re
@@ -41,6 +42,27 @@ _EXIF_ORIENTATION = 0x0112
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, ZeroDivisionError)
 _BAND_BYTES = 16 << 20  # rows converted at a time: bounds the temporary copies
 _BOMB_SIZE = re.compile(r"\((\d+) pixels\)")
+
+
+def _silence_libtiff() -> None:
+    """Stop the libtiff that Pillow loaded from printing its own lines to standard error
+    ("TIFFFillStrip: Read error on strip 0 ..."): Pillow still gets the error, and we report it
+    in one line. Best effort: Linux only, and nothing happens if the library is not found."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/libtiff" in line}
+    except OSError:
+        return
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)  # the same file: the instance Pillow already uses
+            library.TIFFSetErrorHandler(None)
+            library.TIFFSetWarningHandler(None)
+        except (OSError, AttributeError):
+            continue
+
+
+_silence_libtiff()
 
 
 def check_pixels(width: int, height: int, limits: Limits, what: str = "image") -> None:
