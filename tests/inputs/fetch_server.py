@@ -21,6 +21,18 @@ def png_bytes() -> bytes:
 
 
 PNG = png_bytes()
+
+
+def deflate_bomb(mebibytes: int) -> bytes:
+    """A zlib stream of `mebibytes` MiB of zeros in about 1 KiB per MiB (one full-flushed block,
+    repeated), built without ever holding the zeros; it ends without its checksum, which is
+    never reached: the fetcher must stop at its byte cap first."""
+    compressor = zlib.compressobj(9)
+    block = compressor.compress(bytes(1 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return block[:2] + block[2:] * mebibytes
+
+
+BOMB = deflate_bomb(200)
 TRICKLE_SECONDS = 2.0
 
 
@@ -67,8 +79,7 @@ class Handler(BaseHTTPRequestHandler):
             for _ in range(32):
                 self.wfile.write(bytes(65536))
         elif path == "/gzip-bomb":
-            body = zlib.compress(bytes(200 * 1024 * 1024), 9)  # 200 MB of zeros in ~200 KB
-            self.send(200, body, {"Content-Encoding": "deflate", "Content-Length": str(len(body))})
+            self.send(200, BOMB, {"Content-Encoding": "deflate"})  # 200 MiB of zeros in ~200 KB
         elif path == "/gzip-png":
             compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
             body = compressor.compress(PNG) + compressor.flush()
