@@ -116,6 +116,24 @@ def test_resuming_continues_exactly_like_one_run(small_dataset, tmp_path):
     assert _digest(tmp_path / "straight" / "model.onnx") == _digest(tmp_path / "resumed" / "model.onnx")
 
 
+def test_cached_views_train_the_top_and_export(small_dataset, tmp_path):
+    pytest.importorskip("torch")
+    from pagefix.train.trainer import TrainConfig, train_orientation
+
+    def run(out, **extra):
+        return train_orientation(TrainConfig(data=str(small_dataset), out=str(out), epochs=2, batch_size=8, seed=2,
+                                             train_layers="top", lr=0.005, threads=2, **extra))
+
+    cached = run(tmp_path / "cached", cached_views=2)
+    assert len(cached.history) == 2 and all(np.isfinite(h["loss"]) for h in cached.history)
+    assert cached.val_accuracy is not None and (tmp_path / "cached" / "model.onnx").is_file()
+    again = run(tmp_path / "again", cached_views=2)  # the cache is drawn from the seed too
+    assert [h["loss"] for h in again.history] == [h["loss"] for h in cached.history]
+    with pytest.raises(ConfigError, match="top or head"):
+        train_orientation(TrainConfig(data=str(small_dataset), out=str(tmp_path / "all"), train_layers="all",
+                                      cached_views=2, threads=2))
+
+
 def test_a_checkpoint_with_other_settings_is_not_resumed(small_dataset, tmp_path, capsys):
     pytest.importorskip("torch")
     args = ["train", "orientation", "--data", str(small_dataset), "--out", str(tmp_path / "m"), "--epochs", "1",

@@ -44,6 +44,20 @@ def test_pytorch_forward_equals_onnx_runtime_on_real_pages(torch_net, classifier
     assert (got.argmax(1) == expected.argmax(1)).all()
 
 
+@pytest.mark.parametrize("layers", ["top", "head"])
+def test_the_frozen_trunk_and_the_trained_rest_compose_to_the_whole_network(torch_net, real_batch, layers):
+    batch = torch.from_numpy(real_batch)
+    with torch.no_grad():
+        whole = torch_net(batch)
+        split = torch_net.forward_from_trunk(torch_net.trunk(batch, layers), layers)
+    assert torch.allclose(whole, split, atol=1e-5)
+    trained = {id(p) for p in torch_net.parameters_to_train(layers)}
+    trunk_params = [p for name, p in torch_net.named_parameters()
+                    if name.startswith("stem.") or (name.startswith("blocks.") and int(name.split(".")[1]) <
+                                                    (11 if layers == "top" else 13))]
+    assert trunk_params and not any(id(p) in trained for p in trunk_params)  # the cached part is never trained
+
+
 def test_written_weights_are_what_onnx_runtime_runs(torch_net, classifier, real_batch, tmp_path):
     from pagefix.models import OrientationClassifier, RuntimeOptions
     from pagefix.models.store import ModelFiles

@@ -40,6 +40,10 @@ def register(subparsers: Any) -> None:
     orientation.add_argument("--train-layers", choices=("all", "top", "head"), default="all",
                              help="what to train: every layer (default), the top (last two blocks, "
                              "last conv, head: faster, the early features stay the shipped ones) or the head only")
+    orientation.add_argument("--cached-views", type=int, default=0, metavar="N",
+                             help="with --train-layers top or head: augment every page N times once and "
+                             "cache the frozen layers' output, so epochs cost a fraction (default: 0, "
+                             "augment every step)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
@@ -90,7 +94,7 @@ def run_orientation(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, train_layers=args.train_layers, seed=args.seed,
+        weight_decay=args.weight_decay, train_layers=args.train_layers, cached_views=args.cached_views, seed=args.seed,
         threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
     )
     result = train_orientation(config, bar=_bar(args))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["BLOCKS", "PPLCNet"]
+__all__ = ["BLOCKS", "FIRST_TRAINED_BLOCK", "PPLCNet"]
 
 # (kernel, in, out, stride, squeeze-excite) for every depthwise-separable block, in graph order.
 BLOCKS: tuple[tuple[int, int, int, int, bool], ...] = (
@@ -34,6 +34,10 @@ BLOCKS: tuple[tuple[int, int, int, int, bool], ...] = (
 
 # Paddle's BatchNorm epsilon, as stored in the graph.
 _BN_EPS = 1e-5
+
+# The first block each partial setting trains ("top": the two squeeze-excite blocks; "head": none,
+# the last conv is frozen too but cheap, so it is recomputed from the last block's output).
+FIRST_TRAINED_BLOCK = {"top": 11, "head": len(BLOCKS)}
 
 
 class ConvBN(nn.Sequential):
@@ -86,7 +90,18 @@ class PPLCNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The 1280-d vector the head sees (after the inference-time dropout scaling)."""
-        x = self.blocks(self.stem(x))
+        return self._pooled_features(self.blocks(self.stem(x)))
+
+    def trunk(self, x: torch.Tensor, layers: str) -> torch.Tensor:
+        """The output of the layers that `layers` ("top" or "head") leaves frozen: computed once
+        per image and view, it is all that training those layers needs."""
+        return self.blocks[: FIRST_TRAINED_BLOCK[layers]](self.stem(x))
+
+    def forward_from_trunk(self, x: torch.Tensor, layers: str) -> torch.Tensor:
+        """Logits from `trunk(images, layers)`: equal to `self(images)`."""
+        return self.fc(self._pooled_features(self.blocks[FIRST_TRAINED_BLOCK[layers]:](x)))
+
+    def _pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         x = F.hardswish(self.last_conv(F.adaptive_avg_pool2d(x, 1))).flatten(1)
         if self.training and self.dropout > 0:
             # downscale_in_infer: drop without rescaling while training, scale by (1 - p) at

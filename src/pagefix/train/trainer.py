@@ -40,7 +40,7 @@ CHECKPOINT = "checkpoints/last.pt"
 _MAX_GRAD_NORM = 5.0
 # Settings that must match for a checkpoint to be resumed.
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
-                "label_smoothing", "base_model", "base_model_dir", "warmup_epochs")
+                "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views")
 
 
 @dataclass
@@ -54,6 +54,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     warmup_epochs: float = 0.5
     train_layers: str = "all"  # "all", "top" (last two blocks and head) or "head"
+    # With "top" or "head": augment every page this many times once, keep the frozen layers'
+    # output, and train on those (each epoch draws one of a page's views). 0: augment every step.
+    cached_views: int = 0
     seed: int = 0
     threads: int | None = None
     base_model: str | None = None
@@ -138,6 +141,18 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     chosen = {id(p) for p in trainable}
     for parameter in net.parameters():
         parameter.requires_grad_(id(parameter) in chosen)
+    cache = None
+    if config.cached_views:
+        if config.train_layers == "all":
+            raise ConfigError("cached views need --train-layers top or head (the frozen layers are cached)")
+        cache = _cache_trunk(net, train_images, train_angles, augmentation, classifier.preprocess, config, hooks)
+        train_images = [None] * len(train_angles)  # the cache replaces the decoded pages
+    val_trunk = None
+    if cache is not None and val_batch is not None:
+        with torch.no_grad():
+            net.eval()
+            val_trunk = torch.cat([net.trunk(val_batch[i:i + config.batch_size], config.train_layers)
+                                   for i in range(0, len(val_batch), config.batch_size)])
     optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -173,13 +188,19 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         with hooks.progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}") as progress:
             for start in range(0, len(order), config.batch_size):
                 picked = order[start:start + config.batch_size]
-                inputs, targets = [], []
-                for index in picked:
-                    image, angle = augmentation(train_images[index], train_angles[index], rng)
-                    inputs.append(classifier.preprocess(image))
-                    targets.append(ANGLES.index(angle))
-                batch, target = torch.from_numpy(np.stack(inputs)), torch.tensor(targets)
-                logits = net(batch)
+                if cache is not None:
+                    views = torch.from_numpy(rng.integers(config.cached_views, size=len(picked)))
+                    rows = torch.from_numpy(picked)
+                    target = cache[1][views, rows]
+                    logits = net.forward_from_trunk(cache[0][views, rows].float(), config.train_layers)
+                else:
+                    inputs, targets = [], []
+                    for index in picked:
+                        image, angle = augmentation(train_images[index], train_angles[index], rng)
+                        inputs.append(classifier.preprocess(image))
+                        targets.append(ANGLES.index(angle))
+                    batch, target = torch.from_numpy(np.stack(inputs)), torch.tensor(targets)
+                    logits = net(batch)
                 loss = loss_fn(logits, target)
                 if not torch.isfinite(loss):
                     raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {float(loss)}); lower --lr")
@@ -195,7 +216,11 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
                 progress.set_postfix(loss=f"{total_loss / seen:.4f}")
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": right / seen}
         if val_batch is not None:
-            record["val_accuracy"] = _accuracy(net, val_batch, val_labels, config.batch_size)
+            if val_trunk is not None:
+                record["val_accuracy"] = _accuracy(
+                    lambda x: net.forward_from_trunk(x, config.train_layers), net, val_trunk, val_labels, config.batch_size)
+            else:
+                record["val_accuracy"] = _accuracy(net, net, val_batch, val_labels, config.batch_size)
         history.append(record)
         logger.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
         score = record.get("val_accuracy", 0.0)
@@ -217,10 +242,38 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
         "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
         "val_accuracy": val_accuracy, "seed": config.seed, "train_layers": config.train_layers,
-        "lr": config.lr, "batch_size": config.batch_size,
+        "lr": config.lr, "batch_size": config.batch_size, "cached_views": config.cached_views,
     }
     model_dir = export_model(net, base, out, name=config.name or out.name, metadata=metadata, check_batch=check)
     return TrainResult(model_dir, best["epoch"] + 1, val_accuracy, history)
+
+
+@torch.no_grad()
+def _cache_trunk(
+    net: PPLCNet, images: list[np.ndarray], angles: list[int], augmentation: Augmentation,
+    preprocess: Callable[[np.ndarray], np.ndarray], config: TrainConfig, hooks: _Hooks,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`cached_views` augmented views of every page through the frozen layers, once: the frozen
+    layers are most of the network's cost, so the epochs after this are several times cheaper.
+    Returns (outputs [views, pages, C, H, W] in float16, class indices [views, pages])."""
+    net.eval()
+    outputs, targets = [], []
+    total = config.cached_views * math.ceil(len(images) / config.batch_size)
+    with hooks.progress(total, "caching frozen layers") as progress:
+        for view in range(config.cached_views):
+            rng = np.random.default_rng([config.seed, 1_000_003, view])  # apart from the epochs' streams
+            view_outputs, view_targets = [], []
+            for start in range(0, len(images), config.batch_size):
+                batch = []
+                for index in range(start, min(start + config.batch_size, len(images))):
+                    image, angle = augmentation(images[index], angles[index], rng)
+                    batch.append(preprocess(image))
+                    view_targets.append(ANGLES.index(angle))
+                view_outputs.append(net.trunk(torch.from_numpy(np.stack(batch)), config.train_layers).half())
+                progress.update(1)
+            outputs.append(torch.cat(view_outputs))
+            targets.append(torch.tensor(view_targets))
+    return torch.stack(outputs), torch.stack(targets)
 
 
 def _settings(config: TrainConfig) -> dict[str, Any]:
@@ -249,11 +302,14 @@ def _cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
 
 
 @torch.no_grad()
-def _accuracy(net: PPLCNet, batch: torch.Tensor, labels: torch.Tensor, chunk: int) -> float:
+def _accuracy(
+    model: Callable[[torch.Tensor], torch.Tensor], net: PPLCNet, batch: torch.Tensor, labels: torch.Tensor, chunk: int,
+) -> float:
+    """Top-1 of `model` (the network, or its trained part on cached inputs) with `net` in eval mode."""
     net.eval()
     right = 0
     for start in range(0, len(batch), chunk):
-        right += int((net(batch[start:start + chunk]).argmax(1) == labels[start:start + chunk]).sum())
+        right += int((model(batch[start:start + chunk]).argmax(1) == labels[start:start + chunk]).sum())
     return right / len(batch)
 
 
