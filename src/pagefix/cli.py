@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import logging
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ConfigError, PagefixError
+from .prefetch import BackgroundWriter
 
 __all__ = ["main", "parse_args", "str2bool"]
 
@@ -209,7 +211,9 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
     pipeline = DocPreprocessor(**pipeline_kwargs(args))
     failures = 0
     show_progress = sys.stderr.isatty() and not args.quiet
-    with _sigterm_raises(), tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
+    # Page n-1 is encoded and written on a thread while page n is in the models.
+    writer = BackgroundWriter()
+    with _sigterm_raises(), writer, tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
         for item in pipeline.predict_iter(args.input, errors="yield"):
             progress.update(1)
             if not item.ok:
@@ -219,11 +223,7 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
             progress.clear()
             item.print()
             if args.save_path:
-                try:
-                    item.save_all(args.save_path)
-                except PagefixError as exc:
-                    failures += 1
-                    logger.error("%s", exc)
+                failures += writer.submit(functools.partial(_save_page, item, args.save_path)) or 0
             if pdfs is not None:
                 try:
                     pdfs.add(item)
@@ -231,6 +231,7 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
                     failures += 1
                     logger.error("%s", exc)
             del item  # let this page's images go before the next page is decoded
+        failures += writer.wait() or 0
     if pdfs is not None:
         try:
             pdfs.flush()
@@ -239,6 +240,16 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
             logger.error("%s", exc)
     if failures:
         logger.error("%d input(s) or page(s) failed", failures)
+        return 1
+    return 0
+
+
+def _save_page(item: Any, save_path: str) -> int:
+    """Save one result; 1 if it failed (logged), else 0."""
+    try:
+        item.save_all(save_path)
+    except PagefixError as exc:
+        logger.error("%s", exc)
         return 1
     return 0
 

@@ -87,17 +87,19 @@ def _put(items: queue.Queue, stop: threading.Event, entry: tuple[object, BaseExc
 class BackgroundWriter:
     """Run save jobs one at a time on a thread, so encoding page n-1 overlaps the model on page n.
 
-    `submit` waits for the previous job first (at most one page waits to be written), and
-    re-raises its exception there; `close` waits for the last one.
+    `submit` waits for the previous job first (at most one page waits to be written), returns its
+    result and re-raises its exception there; `wait` and `close` wait for the last one.
     """
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagefix-writer")
         self._pending: Future[object] | None = None
 
-    def submit(self, job: Callable[[], object]) -> None:
-        self.wait()
+    def submit(self, job: Callable[[], object]) -> object:
+        """Start `job` after the previous one; returns the previous job's result (None if none)."""
+        previous = self.wait()
         self._pending = self._pool.submit(job)
+        return previous
 
     def wait(self) -> object:
         pending, self._pending = self._pending, None
