@@ -74,3 +74,13 @@ def test_array_inputs_get_a_time_stamped_name():
     name = make_result(input_path=None).base_name
     stamp, number = name.split("_")
     assert stamp.isdigit() and 1000 <= int(number) <= 9999
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    path = make_result().save_to_json(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -28,14 +28,30 @@ def test_image_is_turned_upright_and_answered_in_the_reference_envelope(client: 
     result = body["result"]
     assert result["dataInfo"] == {"width": 596, "height": 794, "type": "image"}
     (page,) = result["docPreprocessingResults"]
+    # The page's JSON result without input_path and page_index (warp_score is null: no probe ran).
     assert page["prunedResult"] == {
         "model_settings": {"use_doc_orientation_classify": True, "use_doc_unwarping": False}, "angle": 180,
+        "unwarp_applied": False,
     }
     output = decode_png(page["outputImage"])
     assert output.shape == (794, 596, 3)
     # Turned back: close to the upright original (JPEG noise only).
     upright = np.asarray(Image.open(io.BytesIO(encode(page_image))).convert("RGB")).astype(int)
     assert np.abs(output.astype(int) - upright).mean() < 8
+
+
+def test_flat_page_options_reach_the_pipeline(client: httpx.Client, page_jpeg: bytes) -> None:
+    skipped = client.post(URL, json={"file": b64(page_jpeg), "fileType": 1, "useDocOrientationClassify": False}).json()
+    (page,) = skipped["result"]["docPreprocessingResults"]
+    assert page["prunedResult"]["unwarp_applied"] is False and page["prunedResult"]["warp_score"] < 2.0
+    forced = client.post(URL, json={"file": b64(page_jpeg), "fileType": 1, "useDocOrientationClassify": False,
+                                    "skipFlatPages": False, "keepMargin": 0.1}).json()
+    (page,) = forced["result"]["docPreprocessingResults"]
+    assert page["prunedResult"]["unwarp_applied"] is True and "warp_score" not in page["prunedResult"]
+    output = decode_png(page["outputImage"])
+    assert output.shape[0] > 794  # the margin enlarged the page
+    bad = client.post(URL, json={"file": b64(page_jpeg), "keepMargin": 0.9})
+    assert bad.status_code == 422 and bad.json()["errorCode"] == 422
 
 
 def test_visualize_true_returns_jpeg_images_false_omits_the_keys(client: httpx.Client, page_jpeg: bytes) -> None:
@@ -133,7 +149,9 @@ def test_openapi_schema_describes_the_reference_api(client: httpx.Client) -> Non
     operation = schema["paths"]["/document-preprocessing"]["post"]
     assert operation["operationId"] == "infer"
     request = schema["components"]["schemas"]["InferRequest"]
-    assert set(request["properties"]) == {"file", "fileType", "useDocOrientationClassify", "useDocUnwarping", "visualize"}
+    # The reference's fields, plus pagefix's two optional ones (issue 8).
+    assert set(request["properties"]) == {"file", "fileType", "useDocOrientationClassify", "useDocUnwarping", "visualize",
+                                          "skipFlatPages", "keepMargin"}
     assert request["required"] == ["file"]
     result = schema["components"]["schemas"]["DocPreprocessingResult"]
     assert set(result["properties"]) == {"outputImage", "prunedResult", "docPreprocessingImage", "inputImage"}

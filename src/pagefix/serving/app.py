@@ -141,14 +141,15 @@ def create_app(
     return app
 
 
-def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, bool]:
+def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:
     asked = {"use_doc_orientation_classify": body.useDocOrientationClassify, "use_doc_unwarping": body.useDocUnwarping}
     chosen = {key: available[key] if value is None else bool(value) for key, value in asked.items()}
     for key, field in (("use_doc_orientation_classify", "useDocOrientationClassify"),
                        ("use_doc_unwarping", "useDocUnwarping")):
         if chosen[key] and not available[key]:
             raise ServiceError(422, f"{field} is not available: the server was started with {key} False")
-    return chosen
+    # None leaves the pipeline's own setting.
+    return chosen | {"skip_flat_pages": body.skipFlatPages, "keep_margin": body.keepMargin}
 
 
 def _add_exception_handlers(app: FastAPI) -> None:

@@ -49,7 +49,8 @@ class PagePipeline(Protocol):
 @dataclass(frozen=True)
 class Job:
     request: InferRequest
-    model_settings: dict[str, bool]
+    #: The per-request settings handed to `process_pages` (stages, skip_flat_pages, keep_margin).
+    model_settings: dict[str, Any]
     visualize: bool
 
 
@@ -111,7 +112,10 @@ def _fail(failure: PageFailure) -> NoReturn:
 def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | None) -> DocPreprocessingResult:
     answer: dict[str, Any] = {
         "outputImage": _b64(encode_image(fit_within(result.output_img, cap), ".png")),
-        "prunedResult": PrunedResult(model_settings=ModelSettings(**result.model_settings), angle=result.angle),
+        "prunedResult": PrunedResult(
+            model_settings=ModelSettings(**result.model_settings), angle=result.angle,
+            unwarp_applied=result.unwarp_applied, warp_score=result.warp_score,
+        ),
     }
     if visualize:
         panels = cv2.cvtColor(np.asarray(result.img["preprocessed_img"].convert("RGB")), cv2.COLOR_RGB2BGR)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import MAX_KEEP_MARGIN
+
 __all__ = [
     "DataInfo",
     "DocPreprocessingResult",
@@ -46,6 +48,17 @@ class InferRequest(BaseModel):
         default=None,
         description="Return docPreprocessingImage and inputImage; null: Serving.visualize of the config.",
     )
+    # pagefix additions; clients of the reference leave them out and get the server's defaults.
+    skipFlatPages: bool | None = Field(
+        default=None,
+        description="Leave pages that a padded UVDoc probe finds flat untouched (pagefix); null: the "
+        "server's setting (default true; false unwarps every page, as the reference).",
+    )
+    keepMargin: float | None = Field(
+        default=None, ge=0.0, le=MAX_KEEP_MARGIN,
+        description="Border kept around an unwarped page, as a fraction of its size per side (pagefix); "
+        "null: the server's setting (default 0).",
+    )
 
 
 class ModelSettings(BaseModel):
@@ -58,6 +71,11 @@ class PrunedResult(BaseModel):
 
     model_settings: ModelSettings
     angle: int = Field(description="Clockwise turn found and undone: 0, 90, 180 or 270; -1 when not classified.")
+    unwarp_applied: bool = Field(description="Whether UVDoc's grid was applied (pagefix).")
+    warp_score: float | None = Field(
+        default=None, description="The padded probe's warp score in per mille of the diagonal (pagefix); "
+        "absent when the probe did not run.",
+    )
 
 
 class DocPreprocessingResult(BaseModel):
