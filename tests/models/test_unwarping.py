@@ -109,7 +109,7 @@ def test_unwarping_brings_inv3d_photos_closer_to_their_flat_originals(pipeline, 
         # UVDoc sees a 488x712 copy whatever the resolution: halving the photo keeps the test
         # fast without changing the grid it predicts.
         photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        (result,) = pipeline.predict(photo, use_doc_orientation_classify=False)
+        (result,) = pipeline.predict(photo, use_doc_orientation_classify=False, skip_flat_pages=False)
         before.append(ssim(grey_at(photo, size), flat))
         after.append(ssim(grey_at(result.output_img, size), flat))
     before_arr, after_arr = np.array(before), np.array(after)
