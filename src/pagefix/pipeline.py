@@ -233,7 +233,12 @@ class DocPreprocessor:
             else:
                 done = {id(page): PageFailure(page.input_path, page.page_index, exc) for page in pages}
             return [done.get(id(item), item) for item in chunk]
-        for page, decided, rot, out, again in zip(pages, first, rotated, outputs, second):
+        for i, page in enumerate(pages):
+            decided, again = first[i], second[i]
+            # Take the pages out of the lists, so each full-size copy is freed as soon as it is
+            # not needed (a 100 MP page is 300 MB a copy).
+            rot, out = rotated[i], outputs[i]
+            rotated[i] = outputs[i] = None  # type: ignore[call-overload]
             if isinstance(out, PagefixError):
                 done[id(page)] = PageFailure(page.input_path, page.page_index, out)
                 continue
@@ -242,7 +247,8 @@ class DocPreprocessor:
             output = out.image
             if again is not None and again.angle:
                 output = quarter_turn(output, again.angle)
-                rot = quarter_turn(page.image, angle)
+                out.image = output  # the unturned unwarped page goes
+                rot = quarter_turn(rot, again.angle)  # turned by the first answer, then the second
             done[id(page)] = PageResult(
                 input_path=page.input_path,
                 page_index=page.page_index,
