@@ -206,6 +206,19 @@ def test_listing_files_uris_and_pdf_output(collection, tmp_path):
         (f"file://{collection.root}/flat/page_a.jpg", "page_a.jpg"), (f"file://{collection.root}/flat/page_b.png", "page_b.png")]
 
 
+def test_output_tree_given_as_a_file_uri(collection, tmp_path):
+    out = tmp_path / "out"
+    options = BatchOptions([str(collection.root / "flat")], f"file://{out}", pipeline={"cpu_threads": 2,
+                           "use_doc_unwarping": False}, output=OutputOptions("webp"))
+    first = run_batch(options)
+    assert (first.pages_ok, first.pages_failed) == (2, 0)
+    assert sorted(r["output_path"] for r in manifest(out).to_pylist()) == [
+        "pages/page_a.jpg.p0000.webp", "pages/page_b.png.p0000.webp"]
+    assert cv2.imread(str(out / "pages/page_b.png.p0000.webp")) is not None
+    again = run_batch(options)
+    assert (again.inputs_run, again.inputs_done) == (0, 2)
+
+
 def test_two_inputs_with_one_output_name_are_refused(collection, tmp_path):
     other = tmp_path / "flat"
     other.mkdir()

@@ -126,7 +126,7 @@ def test_two_node_cluster_processes_pages_on_both_nodes(collection, local_manife
                                   "--num-cpus", "1"], tmp_path / "worker.log", env))
         out = tmp_path / "out"
         result = run_cli(str(collection.root), "--save_path", str(out), "--engine", "ray",
-                         "--ray_address", f"127.0.0.1:{port}", "--ray_worker_cpus", "1", env=auth, timeout=240)
+                         "--ray_worker_cpus", "1", env={**auth, "RAY_ADDRESS": f"127.0.0.1:{port}"}, timeout=240)
         assert result.returncode == 0, result.stderr[-3000:]
         per_node = re.search(r"pages per node: ([^;]+);", result.stdout)
         assert per_node, result.stdout

@@ -86,7 +86,8 @@ def _connect(ray: Any, options: BatchOptions) -> bool:
         ray.init(address=address, **quiet)
         return True  # ray.shutdown() only disconnects from a cluster it did not start
     store = settings.object_store_mb * 1024 * 1024 if settings.object_store_mb else None
-    ray.init(num_cpus=settings.num_cpus, object_store_memory=store, **quiet)
+    # "local": a new Ray for this run, never one that `ray start` left running on this machine.
+    ray.init(address="local", num_cpus=settings.num_cpus, object_store_memory=store, **quiet)
     return True
 
 
