@@ -227,3 +227,24 @@ def test_two_inputs_with_one_output_name_are_refused(collection, tmp_path):
                      "--save_path", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "would both be written as page_a.jpg" in result.stderr
+
+
+class _BrokenClassifier:
+    """Stands in for the orientation model to make one input fail the way a bug would."""
+
+    def predict(self, images, *args, **kwargs):
+        raise RuntimeError("simulated bug in a model call")
+
+
+def test_an_unexpected_exception_is_an_error_row_and_the_run_goes_on(collection, tmp_path):
+    from pagefix import DocPreprocessor
+    from pagefix.batch.listing import list_inputs, read_input
+    from pagefix.batch.tree import OutputTree
+    from pagefix.batch.work import FileProcessor
+
+    files = list_inputs([str(collection.root / "flat")]).files
+    broken = DocPreprocessor(use_doc_unwarping=False, orientation_classifier=_BrokenClassifier())
+    processor = FileProcessor(broken, OutputTree(tmp_path), OutputOptions(), "run")
+    rows = [row for item in files for row in processor.process(item, lambda item=item: read_input(item))]
+    assert [r["error"] for r in rows] == ["RuntimeError: simulated bug in a model call"] * 2
+    assert all(r["n_pages"] is None for r in rows)  # unfinished: the next run tries them again

@@ -4,6 +4,7 @@ page as a manifest row. Nothing here knows which engine called it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from .listing import InputFile
 from .tree import OutputTree
 
 __all__ = ["FileProcessor", "OutputOptions", "model_versions"]
+
+logger = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("jpg", "png", "webp")
 
@@ -64,7 +67,12 @@ class FileProcessor:
                 return [self._row(item, None, started, error=exc)]
             pages = pages_from_bytes(data, item.uri, self.pipeline.limits)
             del data
-            finished = self._run_pages(item, pages, rows, pdf, started)
+            try:
+                finished = self._run_pages(item, pages, rows, pdf, started)
+            except Exception as exc:  # noqa: BLE001 - an odd file hitting a bug must not end a run of millions
+                logger.warning("unexpected error on %s", item.uri, exc_info=True)
+                rows.append(self._row(item, None, started, error=exc))
+                finished = False  # n_pages stays null: the input is tried again next run
             if pdf is not None and pdf.pages and finished:
                 self._write_pdf(item, pdf, rows)
         finally:
