@@ -81,7 +81,12 @@ def _connect(ray: Any, options: BatchOptions) -> bool:
     address = settings.address or os.environ.get("RAY_ADDRESS") or None
     if ray.is_initialized():
         return False
-    quiet = {"log_to_driver": False, "logging_level": logging.WARNING, "include_dashboard": False}
+    # Ray's notices (token auth on, progress bars off) would break "only the summary unless on a
+    # terminal"; with -v they are shown.
+    level = logging.INFO if logging.getLogger("pagefix").isEnabledFor(logging.INFO) else logging.ERROR
+    for name in ("ray", "ray.data", "ray._private.authentication.authentication_token_setup"):
+        logging.getLogger(name).setLevel(level)
+    quiet = {"log_to_driver": level <= logging.INFO, "logging_level": level, "include_dashboard": False}
     if address:
         ray.init(address=address, **quiet)
         return True  # ray.shutdown() only disconnects from a cluster it did not start
@@ -96,7 +101,6 @@ def _build(ray: Any, files: list[InputFile], options: BatchOptions, run_id: str)
     context.max_errored_blocks = 0
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     settings = options.ray
     cluster_cpus = float(ray.cluster_resources().get("CPU", 1.0))
     workers = settings.workers or max(1, int(cluster_cpus // settings.worker_cpus))
@@ -122,6 +126,8 @@ def _build(ray: Any, files: list[InputFile], options: BatchOptions, run_id: str)
         reads.append(read.map_batches(_name_rows, fn_args=(namer,), batch_format="pyarrow",
                                       batch_size=None, num_cpus=READ_CPUS, zero_copy_batch=True))
     dataset = reads[0].union(*reads[1:]) if len(reads) > 1 else reads[0]
+    # Ray Data restarts a crashed actor (an OOM kill) and retries its rows; its core worker logs one
+    # line about restartable actors whose arguments live in the object store, which is expected.
     return dataset.map_batches(
         _FusedWorker, fn_constructor_args=(spec,), batch_size=1, batch_format="pyarrow",
         num_cpus=max(settings.worker_cpus - READ_CPUS, READ_CPUS), num_gpus=settings.worker_gpus or None,
