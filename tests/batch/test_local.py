@@ -3,7 +3,6 @@ deleted outputs, SIGTERM half-way, exit codes and the listing forms."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

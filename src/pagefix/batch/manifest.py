@@ -83,9 +83,6 @@ class ManifestJournal:
         if len(self._rows) >= self.flush_rows or time.monotonic() - self._last >= self.flush_seconds:
             self.flush()
 
-    def add_table(self, table: Any) -> None:
-        self.add(table.select([name for name, _ in COLUMNS]).to_pylist())
-
     def flush(self) -> None:
         self._last = time.monotonic()
         if not self._rows:

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_ray"]
 
-logger = logging.getLogger(__name__)
-
 _EXTRA_HINT = '--engine ray needs the ray extra: pip install "pagefix[ray]"'
 #: CPU share of one read task; the pipeline actors leave this much of theirs free for it.
 READ_CPUS = 0.1
@@ -165,7 +163,6 @@ class _FusedWorker:
 
         table = rows_to_table(rows)
         return table.append_column("node", pa.array([self.node] * len(rows), pa.string()))
-
 
     def __call__(self, batch: Any) -> Any:
         rows: list[dict[str, Any]] = []
