@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputError
+from ..errors import LimitExceededError, ConfigError, InputError
 from ..inputs import IMAGE_SUFFIXES
 
 __all__ = ["InputFile", "Listing", "Namer", "filesystem_groups", "list_inputs", "open_filesystem", "read_input"]
@@ -253,19 +253,27 @@ def _check_unique(files: list[InputFile]) -> None:
             )
 
 
-def read_input(item: InputFile) -> bytes:
-    """The bytes of one input (the local engine's reader; Ray reads with `read_binary_files`)."""
+def read_input(item: InputFile, max_bytes: int | None = None) -> bytes:
+    """The bytes of one input (the local engine's reader; Ray reads with `read_binary_files`);
+    never more than `max_bytes` + 1 are read, so an oversized file is refused without being loaded."""
+    wanted = -1 if max_bytes is None else max_bytes + 1
     try:
         if not item.scheme:
             with open(item.fs_path, "rb") as handle:
-                return handle.read()
-        filesystem, path = open_filesystem(item.uri)
-        with filesystem.open_input_stream(path) as stream:
-            return stream.read()
+                data = handle.read(wanted)
+        else:
+            filesystem, path = open_filesystem(item.uri)
+            with filesystem.open_input_stream(path) as stream:
+                data = stream.read(None if wanted < 0 else wanted)
     except FileNotFoundError:
         raise InputError("no such file or directory") from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
+    if max_bytes is not None and len(data) > max_bytes:
+        raise LimitExceededError(
+            f"file is over the limit of {max_bytes} bytes (raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+        )
+    return data
 
 
 def _pyarrow_fs() -> Any:

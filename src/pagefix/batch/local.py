@@ -23,15 +23,16 @@ def run_local(files: list[InputFile], options: BatchOptions, run_id: str, stop: 
               sink: Callable[[list[dict[str, Any]]], None]) -> None:
     pipeline = DocPreprocessor(**options.pipeline)
     processor = FileProcessor(pipeline, OutputTree(options.save_path), options.output, run_id, stop)
+    max_bytes = pipeline.limits.max_file_bytes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagefix-read") as reader:
         # A failed read re-raises from `result()` inside `process`, which records it on the input's row.
-        pending: Future[bytes] | None = reader.submit(read_input, files[0]) if files else None
+        pending: Future[bytes] | None = reader.submit(read_input, files[0], max_bytes) if files else None
         for position, item in enumerate(files):
             if stop.is_set():
                 break
             current = pending
             following = position + 1
-            pending = reader.submit(read_input, files[following]) if following < len(files) else None
+            pending = reader.submit(read_input, files[following], max_bytes) if following < len(files) else None
             sink(processor.process(item, current.result))  # type: ignore[union-attr]
         if pending is not None:
             pending.cancel()
