@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..inputs import Page, PageFailure, iter_pages
+from ..errors import PagefixError
+from ..inputs import PageFailure
 from ..limits import Limits
 from ..pipeline import DocPreprocessor
 from .datasets import ANGLES, LabelledPage, turn_content
 from .orientation import Prediction
 from .page_match import upright_turn
-from .unwarping import read_manifest
+from .unwarping import first_page, read_manifest
 
 __all__ = ["PipelineScorer", "TurnedPhoto", "TurnedPhotos"]
 
@@ -56,10 +57,11 @@ class TurnedPhotos:
             for angle in self.angles:
                 yield TurnedPhoto(turn_content(photo, angle), angle, f"{pair.name}@{angle}", pair.group, flat)
 
-    def _first_page(self, path) -> np.ndarray | PageFailure:
-        for item in iter_pages(str(path), self.limits):
-            return item.image if isinstance(item, Page) else item
-        return PageFailure(str(path), None, InputError("no page in file"))
+    def _first_page(self, path: Path) -> np.ndarray | PageFailure:
+        try:
+            return first_page(path, self.limits)
+        except PagefixError as exc:
+            return PageFailure(str(path), None, exc)
 
 
 class PipelineScorer:

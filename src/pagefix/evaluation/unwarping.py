@@ -175,7 +175,8 @@ def _fmt_change(before: float | None, after: float | None) -> str:
     return f"{after - before:+.4f}" if abs(after - before) < 10 else f"{after - before:+.2f}"
 
 
-def _first_page(path: Path, limits: Limits) -> np.ndarray:
+def first_page(path: Path, limits: Limits) -> np.ndarray:
+    """The first page of a file, or its error raised."""
     for item in iter_pages(path, limits):
         if isinstance(item, Page):
             return item.image
@@ -201,7 +202,7 @@ class _References:
 
     def image(self, path: Path) -> np.ndarray:
         if path not in self.images:
-            self.images[path] = _first_page(path, self.limits)
+            self.images[path] = first_page(path, self.limits)
         return self.images[path]
 
     def text(self, pair: UnwarpPair) -> str | None:
