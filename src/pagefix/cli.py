@@ -164,6 +164,8 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
     root.propagate = False
+    # Whoever asks for enable_hpi is told which configuration it measured and picked.
+    logging.getLogger("pagefix.models.fastest").setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

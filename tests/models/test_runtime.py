@@ -41,13 +41,11 @@ def test_default_device_falls_back_to_cpu_without_cuda():
 
 def test_settings_that_cannot_apply_warn(caplog):
     with caplog.at_level(logging.WARNING, logger="pagefix"):
-        RuntimeOptions(device="cpu", use_tensorrt=True, enable_mkldnn=True, enable_hpi=True).providers()
+        RuntimeOptions(device="cpu", use_tensorrt=True, enable_mkldnn=True).providers()
     text = caplog.text
     assert "use_tensorrt" in text
     if "DnnlExecutionProvider" not in available_providers():
         assert "enable_mkldnn" in text
-    if "OpenVINOExecutionProvider" not in available_providers():
-        assert "enable_hpi" in text
 
 
 def test_bad_precision_is_refused():

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set, view_agreement
-from .runtime import OnnxRunner, Runner, RuntimeOptions
+from .fastest import load_runner
+from .runtime import Runner, RuntimeOptions
 from .store import ModelFiles
 
 __all__ = ["Orientation", "OrientationClassifier", "quarter_turn"]
@@ -73,7 +74,8 @@ class OrientationClassifier:
     def from_files(cls, files: ModelFiles, options: RuntimeOptions) -> OrientationClassifier:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("labels", "resize_short", "crop_size", "mean", "std") if k in settings}
-        return cls(OnnxRunner.load(files.path, options), **kwargs)
+        crop = kwargs.get("crop_size", 224)
+        return cls(load_runner(files.path, options, (1, 3, crop, crop)), **kwargs)
 
     def normalize(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """BGR uint8 crops (224x224) to the model's NCHW float32 input (ImageNet statistics on RGB)."""

@@ -99,14 +99,6 @@ class RuntimeOptions:
         else:
             if self.use_tensorrt:
                 logger.warning("use_tensorrt applies to GPU devices only; ignored on the CPU")
-            if self.enable_hpi:
-                if "OpenVINOExecutionProvider" in available:
-                    chosen.append(("OpenVINOExecutionProvider", {"device_type": "CPU", "num_of_threads": self.threads}))
-                else:
-                    logger.warning(
-                        "enable_hpi: no faster CPU provider is installed (pagefix[openvino]); "
-                        "using the default ONNX Runtime CPU provider"
-                    )
             if self.enable_mkldnn:
                 if "DnnlExecutionProvider" in available:
                     chosen.append("DnnlExecutionProvider")
@@ -140,10 +132,12 @@ class OnnxRunner:
         self.output_names = list(output_names) if output_names else None
 
     @classmethod
-    def load(cls, path: Path, options: RuntimeOptions, output_names: Sequence[str] | None = None) -> OnnxRunner:
+    def load(cls, path: Path, options: RuntimeOptions, output_names: Sequence[str] | None = None,
+             providers: list[Any] | None = None) -> OnnxRunner:
+        """A session for `path`; `providers` overrides the ones `options` would choose."""
         import onnxruntime as ort
 
-        providers = options.providers()
+        providers = providers or options.providers()
         try:
             session = ort.InferenceSession(str(path), sess_options=options.session_options(), providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises plain RuntimeError/Fail subclasses
