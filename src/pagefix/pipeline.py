@@ -9,22 +9,18 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
+from . import page_stages
 from .config import PipelineConfig, check_unwarp_settings, load_config
-from .errors import ConfigError, InputError, PagefixError
+from .errors import ConfigError, PagefixError
 from .inputs import Page, PageFailure, iter_pages
 from .limits import Limits
-from .mapping import PageMap
-from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper, quarter_turn
+from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
 from .models.orientation_views import resolve_view_set
-from .models.unwarping import margin_pixels
-from .models.warp_score import warp_probes
+from .page_stages import PageGrid, PreparedPage, UnwarpInput
 from .prefetch import prefetch
-from .result import AngleDecision, PageResult
+from .result import PageResult
 
 __all__ = ["DocPreprocessor"]
 
@@ -219,128 +215,32 @@ class DocPreprocessor:
         settings["keep_margin"] = float(keep_margin)
         return settings
 
+    # -- the per-page work in three stages (`page_stages`); an engine may run them apart --------
+
+    def prepare_pages(self, chunk: list[Page | PageFailure],
+                      settings: dict[str, Any]) -> list[PreparedPage | PageFailure]:
+        """Stage 1: orientation decision, quarter turn and UVDoc's small inputs of each page.
+        `settings` come from `resolve_settings`; failures pass through in place."""
+        return page_stages.prepare(self, chunk, settings)
+
+    def find_grids(self, inputs: list[UnwarpInput | None], settings: dict[str, Any]) -> list[PageGrid | PagefixError]:
+        """Stage 2: the UVDoc model on the `unwarp_input`s of prepared pages (None: not unwarped)."""
+        return page_stages.find_grids(self, inputs, settings)
+
+    def finish_pages(self, prepared: list[PreparedPage | PageFailure], grids: list[PageGrid | PagefixError | None],
+                     settings: dict[str, Any]) -> list[PageResult | PageFailure]:
+        """Stage 3: full-resolution resampling, second look, final turn: one result per item."""
+        return page_stages.finish(self, prepared, grids, settings)
+
     def _process_chunk(self, chunk: list[Page | PageFailure], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
-        pages = [item for item in chunk if isinstance(item, Page)]
-        done: dict[int, PageResult | PageFailure] = {}
-        try:
-            first = self._classify([page.image for page in pages], settings)
-            rotated = [quarter_turn(page.image, d.angle) if d else page.image for page, d in zip(pages, first)]
-            outputs = self._unwarp(rotated, settings)
-            second = self._reclassify(outputs, settings)
-        except PagefixError as exc:
-            if len(pages) > 1:  # one page broke the batch: run them one by one to isolate it
-                done = {id(page): self._process_chunk([page], settings)[0] for page in pages}
-            else:
-                done = {id(page): PageFailure(page.input_path, page.page_index, exc) for page in pages}
-            return [done.get(id(item), item) for item in chunk]
-        for i, page in enumerate(pages):
-            decided, again = first[i], second[i]
-            # Take the pages out of the lists, so each full-size copy is freed as soon as it is
-            # not needed (a 100 MP page is 300 MB a copy).
-            rot, out = rotated[i], outputs[i]
-            rotated[i] = outputs[i] = None  # type: ignore[call-overload]
-            if isinstance(out, PagefixError):
-                done[id(page)] = PageFailure(page.input_path, page.page_index, out)
-                continue
-            decisions = tuple(d for d in (decided, again) if d is not None)
-            angle = sum(d.angle for d in decisions) % 360 if decided else -1
-            output = out.image
-            if again is not None and again.angle:
-                output = quarter_turn(output, again.angle)
-                out.image = output  # the unturned unwarped page goes
-                rot = quarter_turn(rot, again.angle)  # turned by the first answer, then the second
-            done[id(page)] = PageResult(
-                input_path=page.input_path,
-                page_index=page.page_index,
-                model_settings={key: settings[key] for key in _REFERENCE_SETTINGS},
-                angle=angle,
-                # The confidence of the decision that set the final turn.
-                angle_score=decisions[-1].score if decisions else None,
-                angle_decisions=decisions,
-                input_img=page.image,
-                rot_img=rot,
-                output_img=output,
-                unwarp_applied=out.grid is not None,
-                warp_score=out.warp_score,
-                page_map=PageMap(
-                    page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
-                    final_angle=again.angle if again else 0,
-                ),
-                source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
-            )
-        return [done.get(id(item), item) for item in chunk]  # type: ignore[misc]
-
-    def _classify(self, images: list[np.ndarray], settings: dict[str, Any], stage: str = "input") -> list[AngleDecision | None]:
-        if not settings["use_doc_orientation_classify"] or not images:
-            return [None for _ in images]
-        found = self.orientation_classifier.predict(images, self.view_set)
-        return [AngleDecision(stage, o.angle, o.score) for o in found]
-
-    def _reclassify(self, outputs: list[_Unwarped | PagefixError], settings: dict[str, Any]) -> list[AngleDecision | None]:
-        """Decide the turn again on the pages UVDoc unwarped: the classifier reads a flat page far
-        better than a curled photo. Pages left as they were are not classified twice."""
-        again: list[AngleDecision | None] = [None] * len(outputs)
-        if not (self.config.reclassify_unwarped and settings["use_doc_orientation_classify"]):
-            return again
-        unwarped = [i for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
-        found = self._classify([outputs[i].image for i in unwarped], settings, stage="unwarped")  # type: ignore[union-attr]
-        for i, decision in zip(unwarped, found):
-            again[i] = decision
-        return again
-
-    def _unwarp(self, images: list[np.ndarray], settings: dict[str, Any]) -> list[_Unwarped | PagefixError]:
-        """Unwarp the upright pages; with skip_flat_pages, pages the padded probe finds flat are
-        returned as they are (one UVDoc call for those, two for the others)."""
-        if not settings["use_doc_unwarping"] or not images:
-            return [_Unwarped(image) for image in images]
-        unwarper = self.unwarper
-        scores: list[float | None] = [None] * len(images)
-        warped = list(range(len(images)))
-        if settings["skip_flat_pages"]:
-            probes = warp_probes(unwarper, images)
-            scores = [probe.score for probe in probes]
-            warped = [i for i, probe in enumerate(probes)
-                      if not probe.is_flat(self.config.max_warp_score, self.config.max_identity_rms)]
-        outputs: list[_Unwarped | PagefixError] = [_Unwarped(image, score) for image, score in zip(images, scores)]
-        keep_margin = settings["keep_margin"]
-        fill = self._fill(keep_margin)
-        for i, grid in zip(warped, unwarper.predict_grids([images[i] for i in warped])):
-            image = images[i]
-            try:
-                unwarped = unwarper.unwarp(image, grid, keep_margin, fill)
-            except PagefixError as exc:
-                outputs[i] = exc
-                continue
-            except MemoryError:
-                outputs[i] = InputError(f"out of memory unwarping a {image.shape[1]}x{image.shape[0]} page")
-                continue
-            outputs[i] = _Unwarped(unwarped, scores[i], grid, margin_pixels(image.shape[:2], keep_margin))
-        return outputs
-
-    def _fill(self, keep_margin: float) -> tuple[int, int, int]:
-        """BGR colour of output pixels outside the photo: the configured one, else white in a
-        margin (it reads as paper) and black without one (as the reference)."""
-        color = self.config.fill_color
-        if color is None:
-            return (255, 255, 255) if keep_margin > 0 else (0, 0, 0)
-        red, green, blue = color
-        return (blue, green, red)
-
-
-@dataclass
-class _Unwarped:
-    """One page after the unwarping step; `grid` is None when the page was left as it was."""
-
-    image: np.ndarray
-    warp_score: float | None = None
-    grid: np.ndarray | None = None
-    margin: tuple[int, int] = (0, 0)
+        prepared = self.prepare_pages(chunk, settings)
+        grids = self.find_grids([p.unwarp_input if isinstance(p, PreparedPage) else None for p in prepared], settings)
+        return self.finish_pages(prepared, grids, settings)
 
 
 #: Per-call settings: the on/off ones, all of them, and the ones the reference reports in `model_settings`.
 _SWITCHES = ("use_doc_orientation_classify", "use_doc_unwarping", "skip_flat_pages")
 _SETTINGS = _SWITCHES + ("keep_margin",)
-_REFERENCE_SETTINGS = ("use_doc_orientation_classify", "use_doc_unwarping")
 
 
 def _choose(override: bool | None, default: bool) -> bool:

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 
 from ..errors import LimitExceededError
-from .fastest import load_runner
-from .runtime import Runner, RuntimeOptions
+from .runtime import OnnxRunner, Runner, RuntimeOptions
 from .store import ModelFiles
 
-__all__ = ["Unwarper", "align_corners_matrix", "apply_grid", "grid_to_nodes", "grid_to_pixel_maps", "margin_pixels"]
+__all__ = ["Unwarper", "align_corners_matrix", "apply_grid", "grid_to_nodes", "grid_to_pixel_maps", "margin_pixels",
+           "unwarp_with_grid"]
 
 # cv2.remap addresses pixels with signed 16-bit coordinates.
 _REMAP_MAX_SIDE = 32767
@@ -158,22 +158,28 @@ class Unwarper:
     def from_files(cls, files: ModelFiles, options: RuntimeOptions) -> Unwarper:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("input_width", "input_height", "channel_order") if k in settings}
-        width, height = kwargs.get("input_width", 488), kwargs.get("input_height", 712)
-        # bf16 may run UVDoc: its loss on Inv3DReal was measured (README, "enable_hpi").
-        return cls(load_runner(files.path, options, (1, 3, height, width), bf16_ok=True), **kwargs)
+        return cls(OnnxRunner.load(files.path, options), **kwargs)
+
+    def model_image(self, image: np.ndarray) -> np.ndarray:
+        """One page at the model's input size, uint8 HxWx3 in the model's channel order: all the
+        model needs of a page, a quarter of the bytes of its float input (what a staged engine
+        sends to the model's machine)."""
+        small = cv2.resize(image, self.input_size, interpolation=cv2.INTER_AREA)
+        return small[:, :, ::-1] if self.channel_order == "rgb" else small
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """One page to the model's CHW float32 input in [0, 1]."""
-        small = cv2.resize(image, self.input_size, interpolation=cv2.INTER_AREA)
-        if self.channel_order == "rgb":
-            small = small[:, :, ::-1]
-        return np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) * np.float32(1.0 / 255.0)
+        return _chw_unit(self.model_image(image))
 
     def predict_grids(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The [2, 45, 31] sampling grid of each page, in one model call."""
-        if not images:
+        return self.grids_for_model_images([self.model_image(image) for image in images])
+
+    def grids_for_model_images(self, small_images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """`predict_grids` of pages already made `model_image`s, in one model call."""
+        if not small_images:
             return []
-        batch = np.stack([self.model_input(image) for image in images])
+        batch = np.stack([_chw_unit(small) for small in small_images])
         grids = self.runner(batch)[0]
         return [np.asarray(g, dtype=np.float32) for g in grids]
 
@@ -186,4 +192,16 @@ class Unwarper:
         page edges UVDoc cuts off are kept; what lies outside the photo gets `fill`."""
         if grid is None:
             grid = self.predict_grids([image])[0]
-        return apply_grid(image, grid, fill=fill, margin=margin_pixels(image.shape[:2], keep_margin))
+        return unwarp_with_grid(image, grid, keep_margin, fill)
+
+
+def unwarp_with_grid(
+    image: np.ndarray, grid: np.ndarray, keep_margin: float = 0.0, fill: int | tuple[int, int, int] = 0,
+) -> np.ndarray:
+    """`Unwarper.unwarp` with the grid given: no model needed (the resampling half of unwarping)."""
+    return apply_grid(image, grid, fill=fill, margin=margin_pixels(image.shape[:2], keep_margin))
+
+
+def _chw_unit(small: np.ndarray) -> np.ndarray:
+    """A uint8 HxWx3 image as the model's CHW float32 input in [0, 1]."""
+    return np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) * np.float32(1.0 / 255.0)

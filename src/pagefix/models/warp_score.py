@@ -20,11 +20,14 @@ from .unwarping import Unwarper
 __all__ = [
     "PROBE_FILL",
     "PROBE_PAD",
+    "ProbeFrame",
     "WarpProbe",
     "homography_residual",
     "identity_distance",
     "pad_for_probe",
+    "probe_image",
     "probe_nodes",
+    "read_probe",
     "warp_probes",
 ]
 
@@ -93,13 +96,30 @@ def identity_distance(nodes: np.ndarray, page_shape: tuple[int, int]) -> float:
     return _permille(float(np.sqrt(np.mean(np.sum((nodes - regular) ** 2, axis=-1)))), page_shape)
 
 
+@dataclass(frozen=True)
+class ProbeFrame:
+    """Where a page sits in its probe frame: what reading the probe's grid needs besides the grid."""
+
+    page_shape: tuple[int, int]
+    padded_shape: tuple[int, int]
+    offset: tuple[int, int]
+
+
+def probe_image(unwarper: Unwarper, image: np.ndarray, pad: float = PROBE_PAD) -> tuple[np.ndarray, ProbeFrame]:
+    """The page in its probe frame, at the model's input size (`Unwarper.model_image`), and the frame."""
+    padded, offset = pad_for_probe(image, pad)
+    frame = ProbeFrame(tuple(image.shape[:2]), tuple(padded.shape[:2]), offset)  # type: ignore[arg-type]
+    return unwarper.model_image(padded), frame
+
+
+def read_probe(grid: np.ndarray, frame: ProbeFrame) -> WarpProbe:
+    """The verdict of UVDoc's grid for a page in its probe frame."""
+    nodes = probe_nodes(grid, frame.padded_shape, frame.offset)
+    return WarpProbe(homography_residual(nodes, frame.page_shape), identity_distance(nodes, frame.page_shape))
+
+
 def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = PROBE_PAD) -> list[WarpProbe]:
     """Probe each page (one UVDoc call for all of them)."""
-    padded = [pad_for_probe(image, pad) for image in images]
-    grids = unwarper.predict_grids([p for p, _ in padded])
-    probes = []
-    for image, (frame, offset), grid in zip(images, padded, grids):
-        page_shape = image.shape[:2]
-        nodes = probe_nodes(grid, frame.shape[:2], offset)
-        probes.append(WarpProbe(homography_residual(nodes, page_shape), identity_distance(nodes, page_shape)))
-    return probes
+    framed = [probe_image(unwarper, image, pad) for image in images]
+    grids = unwarper.grids_for_model_images([small for small, _ in framed])
+    return [read_probe(grid, frame) for grid, (_, frame) in zip(grids, framed)]

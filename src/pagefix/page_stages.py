@@ -1,0 +1,261 @@
+"""The pipeline's per-page work as three stages, so that an engine can run them apart (UVDoc on a
+GPU machine, the rest on CPUs) and still run the pipeline's own code; `DocPreprocessor` runs them
+back to back on each chunk of pages.
+
+1. `prepare`: the orientation decision, the quarter turn, and what UVDoc needs of the upright page
+   (the page and, with skip_flat_pages, its probe frame, both at the model's 488x712 input size);
+2. `find_grids`: the UVDoc model on a batch of those small inputs: the probe's verdict, then the
+   grid of each page found warped (no full-resolution pixels needed);
+3. `finish`: the full-resolution resampling through the grid, the second look at the unwarped
+   page, the final turn and the `PageResult`.
+
+A model error on a batch is retried page by page in the stage it happened in, so one bad page
+becomes a `PageFailure` and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from .errors import InputError, PagefixError
+from .inputs import Page, PageFailure
+from .mapping import PageMap
+from .models import quarter_turn
+from .models.unwarping import margin_pixels, unwarp_with_grid
+from .models.warp_score import ProbeFrame, probe_image, read_probe
+from .result import AngleDecision, PageResult
+
+if TYPE_CHECKING:
+    from .pipeline import DocPreprocessor
+
+__all__ = ["PageGrid", "PreparedPage", "UnwarpInput", "find_grids", "finish", "prepare"]
+
+#: Settings the reference reports in `model_settings`.
+REFERENCE_SETTINGS = ("use_doc_orientation_classify", "use_doc_unwarping")
+
+
+@dataclass
+class UnwarpInput:
+    """What UVDoc needs of one upright page: small uint8 images only (`Unwarper.model_image`)."""
+
+    page: np.ndarray
+    #: The page in its probe frame, with where it sits there; None when flat pages are not skipped.
+    probe: np.ndarray | None = None
+    probe_frame: ProbeFrame | None = None
+
+
+@dataclass
+class PageGrid:
+    """UVDoc's answer for one page: the grid to resample it with, None to leave it as it is."""
+
+    grid: np.ndarray | None = None
+    #: The probe's warp score (None when the probe did not run).
+    warp_score: float | None = None
+
+
+@dataclass
+class PreparedPage:
+    """A page after stage 1: its first orientation decision, the page turned by it, UVDoc's input."""
+
+    page: Page
+    decision: AngleDecision | None
+    upright: np.ndarray
+    #: None when unwarping is off.
+    unwarp_input: UnwarpInput | None = None
+
+
+Unit = TypeVar("Unit")
+Done = TypeVar("Done")
+
+
+def prepare(pipeline: DocPreprocessor, chunk: Sequence[Page | PageFailure],
+            settings: dict[str, Any]) -> list[PreparedPage | PageFailure]:
+    """Stage 1 for a chunk of pages (failures pass through, in place)."""
+    pages = [item for item in chunk if isinstance(item, Page)]
+    done = _each_alone_on_error(
+        lambda group: _prepare(pipeline, group, settings), pages,
+        lambda page, exc: PageFailure(page.input_path, page.page_index, exc),
+    )
+    return _in_place(chunk, pages, done)
+
+
+def _prepare(pipeline: DocPreprocessor, pages: list[Page], settings: dict[str, Any]) -> list[PreparedPage]:
+    decisions = _decide(pipeline, [page.image for page in pages], settings, "input")
+    prepared = []
+    for page, decision in zip(pages, decisions):
+        upright = quarter_turn(page.image, decision.angle) if decision else page.image
+        unwarp_input = None
+        if settings["use_doc_unwarping"]:
+            unwarper = pipeline.unwarper
+            unwarp_input = UnwarpInput(unwarper.model_image(upright))
+            if settings["skip_flat_pages"]:
+                unwarp_input.probe, unwarp_input.probe_frame = probe_image(unwarper, upright)
+        prepared.append(PreparedPage(page, decision, upright, unwarp_input))
+    return prepared
+
+
+def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
+               settings: dict[str, Any]) -> list[PageGrid | PagefixError]:
+    """Stage 2: UVDoc on a batch of pages' small inputs (None: a page not to unwarp). With
+    skip_flat_pages, pages the probe finds flat get no grid (one model call for those, two for
+    the others); a page the model fails on gets its error."""
+    wanted = [i for i, item in enumerate(inputs) if item is not None]
+    grids: list[PageGrid | PagefixError] = [PageGrid() for _ in inputs]
+    if not settings["use_doc_unwarping"] or not wanted:
+        return grids
+    found = _each_alone_on_error(
+        lambda group: _grids(pipeline, group, settings), [inputs[i] for i in wanted], lambda _, exc: exc,
+    )
+    for i, grid in zip(wanted, found):
+        grids[i] = grid
+    return grids
+
+
+def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[str, Any]) -> list[PageGrid]:
+    unwarper = pipeline.unwarper
+    scores: list[float | None] = [None] * len(inputs)
+    warped = list(range(len(inputs)))
+    if settings["skip_flat_pages"]:
+        probe_grids = unwarper.grids_for_model_images([item.probe for item in inputs])  # type: ignore[misc]
+        frames = [item.probe_frame for item in inputs]
+        probes = [read_probe(grid, frame) for grid, frame in zip(probe_grids, frames)]  # type: ignore[arg-type]
+        scores = [probe.score for probe in probes]
+        limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
+        warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
+    grids = dict(zip(warped, unwarper.grids_for_model_images([inputs[i].page for i in warped])))
+    return [PageGrid(grids.get(i), score) for i, score in enumerate(scores)]
+
+
+def finish(pipeline: DocPreprocessor, prepared: Sequence[PreparedPage | PageFailure],
+           grids: Sequence[PageGrid | PagefixError | None], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
+    """Stage 3: each prepared page with its grid (None: no grid) to its result; failures pass through."""
+    units = [(item, grid) for item, grid in zip(prepared, grids) if isinstance(item, PreparedPage)]
+    done = _each_alone_on_error(
+        lambda group: _finish(pipeline, group, settings), units,
+        lambda unit, exc: PageFailure(unit[0].page.input_path, unit[0].page.page_index, exc),
+    )
+    return _in_place(prepared, [item for item, _ in units], done)
+
+
+@dataclass
+class _Unwarped:
+    """One page after resampling; `grid` is None when the page was left as it was."""
+
+    image: np.ndarray
+    warp_score: float | None = None
+    grid: np.ndarray | None = None
+    margin: tuple[int, int] = (0, 0)
+
+
+def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid | PagefixError | None]],
+            settings: dict[str, Any]) -> list[PageResult | PageFailure]:
+    outputs = [_resample(pipeline, item.upright, grid, settings["keep_margin"]) for item, grid in units]
+    second = _decide_again(pipeline, outputs, settings)
+    results: list[PageResult | PageFailure] = []
+    for i, (item, _) in enumerate(units):
+        page, decided, again = item.page, item.decision, second[i]
+        # Taken out of the list, so each full-size copy goes as soon as it is not needed (a 100 MP
+        # page is 300 MB a copy).
+        out, outputs[i] = outputs[i], None  # type: ignore[call-overload]
+        if isinstance(out, PagefixError):
+            results.append(PageFailure(page.input_path, page.page_index, out))
+            continue
+        rot = item.upright
+        decisions = tuple(d for d in (decided, again) if d is not None)
+        angle = sum(d.angle for d in decisions) % 360 if decided else -1
+        output = out.image
+        if again is not None and again.angle:
+            output = quarter_turn(output, again.angle)
+            out.image = output  # the unturned unwarped page goes
+            rot = quarter_turn(rot, again.angle)  # turned by the first answer, then the second
+        results.append(PageResult(
+            input_path=page.input_path,
+            page_index=page.page_index,
+            model_settings={key: settings[key] for key in REFERENCE_SETTINGS},
+            angle=angle,
+            # The confidence of the decision that set the final turn.
+            angle_score=decisions[-1].score if decisions else None,
+            angle_decisions=decisions,
+            input_img=page.image,
+            rot_img=rot,
+            output_img=output,
+            unwarp_applied=out.grid is not None,
+            warp_score=out.warp_score,
+            page_map=PageMap(
+                page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
+                final_angle=again.angle if again else 0,
+            ),
+            source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
+        ))
+    return results
+
+
+def _resample(pipeline: DocPreprocessor, image: np.ndarray, grid: PageGrid | PagefixError | None,
+              keep_margin: float) -> _Unwarped | PagefixError:
+    if isinstance(grid, PagefixError):
+        return grid
+    if grid is None or grid.grid is None:  # unwarping off, or the page was found flat
+        return _Unwarped(image, None if grid is None else grid.warp_score)
+    try:
+        unwarped = unwarp_with_grid(image, grid.grid, keep_margin, fill_color(pipeline, keep_margin))
+    except PagefixError as exc:
+        return exc
+    except MemoryError:
+        return InputError(f"out of memory unwarping a {image.shape[1]}x{image.shape[0]} page")
+    return _Unwarped(unwarped, grid.warp_score, grid.grid, margin_pixels(image.shape[:2], keep_margin))
+
+
+def _decide(pipeline: DocPreprocessor, images: list[np.ndarray], settings: dict[str, Any],
+            stage: str) -> list[AngleDecision | None]:
+    if not settings["use_doc_orientation_classify"] or not images:
+        return [None for _ in images]
+    found = pipeline.orientation_classifier.predict(images, pipeline.view_set)
+    return [AngleDecision(stage, o.angle, o.score) for o in found]
+
+
+def _decide_again(pipeline: DocPreprocessor, outputs: list[_Unwarped | PagefixError],
+                  settings: dict[str, Any]) -> list[AngleDecision | None]:
+    """Decide the turn again on the pages UVDoc unwarped: the classifier reads a flat page far
+    better than a curled photo. Pages left as they were are not classified twice."""
+    again: list[AngleDecision | None] = [None] * len(outputs)
+    if not (pipeline.config.reclassify_unwarped and settings["use_doc_orientation_classify"]):
+        return again
+    unwarped = [i for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
+    found = _decide(pipeline, [outputs[i].image for i in unwarped], settings, "unwarped")  # type: ignore[union-attr]
+    for i, decision in zip(unwarped, found):
+        again[i] = decision
+    return again
+
+
+def fill_color(pipeline: DocPreprocessor, keep_margin: float) -> tuple[int, int, int]:
+    """BGR colour of output pixels outside the photo: the configured one, else white in a
+    margin (it reads as paper) and black without one (as the reference)."""
+    color = pipeline.config.fill_color
+    if color is None:
+        return (255, 255, 255) if keep_margin > 0 else (0, 0, 0)
+    red, green, blue = color
+    return (blue, green, red)
+
+
+def _each_alone_on_error(work: Callable[[list[Unit]], list[Done]], units: list[Unit],
+                         failed: Callable[[Unit, PagefixError], Done]) -> list[Done]:
+    """`work` on all units at once; when it raises, on each unit alone, so the error lands on the
+    unit that caused it."""
+    if not units:
+        return []
+    try:
+        return work(units)
+    except PagefixError as exc:
+        if len(units) == 1:
+            return [failed(units[0], exc)]
+    return [_each_alone_on_error(work, [unit], failed)[0] for unit in units]
+
+
+def _in_place(chunk: Sequence[Any], taken: list[Any], done: list[Any]) -> list[Any]:
+    """`chunk` with each item of `taken` replaced by its entry of `done` (the rest as they were)."""
+    by_id = {id(item): result for item, result in zip(taken, done)}
+    return [by_id.get(id(item), item) for item in chunk]
