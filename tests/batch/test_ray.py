@@ -1,6 +1,7 @@
 """`pagefix batch --engine ray`: the fixture collection on a local Ray (2 CPUs) gives the local
-engine's manifest; a two-node cluster on 127.0.0.1 processes pages on both nodes. Ray comes with the
-test extra; without it these tests fail with the CLI's install hint rather than being skipped."""
+engine's manifest, in the fused and the staged layout; a two-node cluster on 127.0.0.1 processes
+pages on both nodes. Ray comes with the test extra; without it these tests fail with the CLI's
+install hint rather than being skipped."""
 
 from __future__ import annotations
 
@@ -32,11 +33,16 @@ def local_manifest(local_run):
     return pq.read_table(local_run[0] / MANIFEST_NAME)
 
 
+# staged: UVDoc in its own actor pool, on the CPU here (0 GPUs), several pages per model call.
+LAYOUTS = {"fused": [], "staged": ["--ray_layout", "staged", "--ray_unwarp_gpus", "0", "--ray_unwarp_batch_size", "4"]}
+
+
 @pytest.mark.timeout(300)
-def test_local_ray_gives_the_local_engines_manifest(collection, local_manifest, tmp_path):
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_local_ray_gives_the_local_engines_manifest(collection, local_manifest, tmp_path, layout):
     out = tmp_path / "out"
     result = run_cli(str(collection.root), "--save_path", str(out), "--engine", "ray", "--ray_num_cpus", "2",
-                     "--ray_object_store_mb", "300")
+                     "--ray_object_store_mb", "300", *LAYOUTS[layout])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "6 pages ok, 3 failed" in result.stdout
     ray_manifest = pq.read_table(out / MANIFEST_NAME)
@@ -46,7 +52,7 @@ def test_local_ray_gives_the_local_engines_manifest(collection, local_manifest, 
     written = sorted(p.relative_to(out).as_posix() for p in (out / "pages").rglob("*") if p.is_file())
     assert written == sorted(p for p in local_manifest.column("output_path").to_pylist() if p)
     again = run_cli(str(collection.root), "--save_path", str(out), "--engine", "ray", "--ray_num_cpus", "2",
-                    "--ray_object_store_mb", "300", "--no_retry_errors")
+                    "--ray_object_store_mb", "300", "--no_retry_errors", *LAYOUTS[layout])
     assert again.returncode == 0, again.stderr[-3000:]
     assert "0 pages ok, 0 failed, from 0 inputs" in again.stdout  # nothing left: Ray is not even started
 
@@ -137,3 +143,13 @@ def test_two_node_cluster_processes_pages_on_both_nodes(collection, local_manife
     finally:
         _stop_nodes(nodes)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_staged_layout_refuses_save_pdf_before_starting_ray(collection, tmp_path):
+    from pagefix.batch import BatchOptions, OutputOptions, RayOptions, run_batch
+    from pagefix.errors import ConfigError
+
+    options = BatchOptions([str(collection.root)], str(tmp_path / "out"), engine="ray",
+                           output=OutputOptions(save_pdf=True), ray=RayOptions(layout="staged"))
+    with pytest.raises(ConfigError, match="--ray_layout fused"):
+        run_batch(options)

@@ -5,8 +5,9 @@
 
 Layout: `listing` (inputs to files), `work` (one file: decode, pipeline, encode, write, rows; the
 same code for both engines), `manifest` (Parquet journal and merged manifest), `resume` (what is
-left to do), `local` and `ray_engine` (the engines), `runner` (one run), `command` (the CLI).
-Only `ray_engine` imports Ray, and only when `--engine ray` is chosen.
+left to do), `local` and `ray_engine` (the engines; `ray_stages` holds the actors of its staged
+layout), `runner` (one run), `command` (the CLI). Only `ray_engine` and `ray_stages` import Ray,
+and only when `--engine ray` is chosen.
 """
 
 from .manifest import MANIFEST_NAME

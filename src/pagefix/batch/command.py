@@ -51,6 +51,15 @@ def register(subparsers: Any) -> None:
                      help="object store size of the local Ray (default: Ray's, 30%% of memory)")
     ray.add_argument("--ray_worker_gpus", type=float, default=0.0, metavar="F",
                      help="GPUs per pipeline actor, with --device gpu (default: 0)")
+    ray.add_argument("--ray_layout", choices=("fused", "staged"), default="fused",
+                     help="fused: one actor stage does everything (default, for CPU clusters); staged: "
+                     "decode+orient on CPU actors, UVDoc on its own actor pool (GPUs), resample+write on CPU actors")
+    ray.add_argument("--ray_unwarp_gpus", type=float, default=0.0, metavar="F",
+                     help="staged: GPUs per UVDoc actor; 0 runs UVDoc on CPUs (default: 0)")
+    ray.add_argument("--ray_unwarp_workers", type=int, metavar="N",
+                     help="staged: UVDoc actors (default: the cluster's GPUs / --ray_unwarp_gpus, else 1)")
+    ray.add_argument("--ray_unwarp_batch_size", type=int, default=8, metavar="N",
+                     help="staged: pages per UVDoc model call (default: 8)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -76,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         ray=RayOptions(
             address=args.ray_address, num_cpus=args.ray_num_cpus, worker_cpus=args.ray_worker_cpus,
             workers=args.ray_workers, object_store_mb=args.ray_object_store_mb,
-            worker_gpus=args.ray_worker_gpus,
+            worker_gpus=args.ray_worker_gpus, layout=args.ray_layout, unwarp_gpus=args.ray_unwarp_gpus,
+            unwarp_workers=args.ray_unwarp_workers, unwarp_batch_size=args.ray_unwarp_batch_size,
         ),
     )
     summary = run_batch(options)

@@ -4,15 +4,19 @@ What shapes it (each learnt the hard way by a prototype):
 - Files are read with `read_binary_files`, so decoding and EXIF stay ours (`read_images` ignores
   EXIF and fails the dataset on one corrupt file). Missing files are skipped by the reader and
   recorded by the driver afterwards, with the local engine's words.
-- One class-based `map_batches` stage does decode -> orient -> unwarp -> encode -> write: one
-  pipeline (one ONNX Runtime session per model) per actor, its threads set from the actor's CPU
-  share (ONNX Runtime ignores OMP_NUM_THREADS). Each actor reserves its share less `READ_CPUS`,
-  which the light read tasks get, since actors that reserve every CPU starve the reads and the
-  dataset hangs (ray-project/ray#44687).
+- By default one class-based `map_batches` stage does decode -> orient -> unwarp -> encode ->
+  write: one pipeline (one ONNX Runtime session per model) per actor, its threads set from the
+  actor's CPU share (ONNX Runtime ignores OMP_NUM_THREADS). Each actor reserves its share less
+  `READ_CPUS`, which the light read tasks get, since actors that reserve every CPU starve the
+  reads and the dataset hangs (ray-project/ray#44687).
+- `--ray_layout staged` splits that stage in three (`ray_stages`): decode and prepare on CPU
+  actors, UVDoc on an actor pool with GPUs, resample, encode and write on CPU actors; the
+  pipeline's own stage methods run in each, and full-resolution pages cross the object store.
 - `max_errored_blocks` stays 0: a failing row is an error row of the manifest already; a dropped
   block would silently lose rows.
 - Batches arrive read-only (zero copy) and are never written to; every output block is a pyarrow
-  table with the manifest's schema, so columns keep one type across blocks.
+  table with an explicit schema (the manifest's; the staged layout's `stage_schema` between its
+  stages), so columns keep one type across blocks.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .listing import InputFile, Namer, filesystem_groups, open_filesystem
 from .manifest import rows_to_table
 
 if TYPE_CHECKING:
-    from .runner import BatchOptions, StopSignals
+    from .runner import BatchOptions, RayOptions, StopSignals
 
 __all__ = ["run_ray"]
 
@@ -124,12 +128,49 @@ def _build(ray: Any, files: list[InputFile], options: BatchOptions, run_id: str)
         reads.append(read.map_batches(_name_rows, fn_args=(namer,), batch_format="pyarrow",
                                       batch_size=None, num_cpus=READ_CPUS, zero_copy_batch=True))
     dataset = reads[0].union(*reads[1:]) if len(reads) > 1 else reads[0]
+    if settings.layout == "staged":
+        return _staged(ray, dataset, spec, settings, cluster_cpus, options.pipeline.get("cpu_threads"))
     # Ray Data restarts a crashed actor (an OOM kill) and retries its rows; its core worker logs one
     # line about restartable actors whose arguments live in the object store, which is expected.
     return dataset.map_batches(
         _FusedWorker, fn_constructor_args=(spec,), batch_size=1, batch_format="pyarrow",
         num_cpus=max(settings.worker_cpus - READ_CPUS, READ_CPUS), num_gpus=settings.worker_gpus or None,
         compute=ray.data.ActorPoolStrategy(size=workers), zero_copy_batch=True,
+    )
+
+
+def _staged(ray: Any, dataset: Any, spec: dict[str, Any], settings: RayOptions, cluster_cpus: float,
+            cpu_threads: int | None) -> Any:
+    """Three actor pools (`ray_stages`): prepare on CPUs, UVDoc on GPUs (CPUs with 0 GPUs), finish on
+    CPUs. A CPU worker is a prepare actor and a finish actor sharing `worker_cpus`; each UVDoc actor
+    reserves `worker_cpus` too (it feeds its GPU), and the CPU workers default to what is left."""
+    from ..config import load_config
+    from .ray_stages import FinishWorker, PrepareWorker, UnwarpWorker
+
+    gpus = settings.unwarp_gpus
+    unwarpers = settings.unwarp_workers or (
+        max(1, int(float(ray.cluster_resources().get("GPU", 0.0)) // gpus)) if gpus else 1)
+    workers = settings.workers or max(1, int((cluster_cpus - unwarpers * settings.worker_cpus) // settings.worker_cpus))
+    half = max((settings.worker_cpus - READ_CPUS) / 2, READ_CPUS)
+    threads = max(1, round(settings.worker_cpus / 2))
+    cpu_spec = {**spec, "threads": threads, "pipeline": {**spec["pipeline"], "cpu_threads": cpu_threads or threads}}
+    gpu_spec = {**spec, "unwarp_device": "gpu" if gpus else "cpu"}
+    # Stage 3 takes the pipeline's batch of pages (its second look at them is one classifier call).
+    pipeline = spec["pipeline"]
+    config = load_config(pipeline.get("paddlex_config")).merged(batch_size=pipeline.get("batch_size"))
+    pages_per_call = config.batch_size
+    prepared = dataset.map_batches(
+        PrepareWorker, fn_constructor_args=(cpu_spec,), batch_size=1, batch_format="pyarrow", num_cpus=half,
+        compute=ray.data.ActorPoolStrategy(size=workers), zero_copy_batch=True,
+    )
+    gridded = prepared.map_batches(
+        UnwarpWorker, fn_constructor_args=(gpu_spec,), batch_size=settings.unwarp_batch_size,
+        batch_format="pyarrow", num_cpus=max(settings.worker_cpus - READ_CPUS, READ_CPUS), num_gpus=gpus or None,
+        compute=ray.data.ActorPoolStrategy(size=unwarpers), zero_copy_batch=True,
+    )
+    return gridded.map_batches(
+        FinishWorker, fn_constructor_args=(cpu_spec,), batch_size=pages_per_call, batch_format="pyarrow",
+        num_cpus=half, compute=ray.data.ActorPoolStrategy(size=workers), zero_copy_batch=True,
     )
 
 

@@ -22,6 +22,7 @@ from .work import IMAGE_FORMATS, OutputOptions
 __all__ = ["BatchOptions", "BatchSummary", "RayOptions", "StopSignals", "run_batch"]
 
 ENGINES = ("local", "ray")
+RAY_LAYOUTS = ("fused", "staged")
 
 
 @dataclass
@@ -32,6 +33,10 @@ class RayOptions:
     workers: int | None = None          # pipeline actors (default: cluster CPUs / worker_cpus)
     object_store_mb: int | None = None  # object store of a local Ray (default: Ray's)
     worker_gpus: float = 0.0            # GPUs per pipeline actor (with --device gpu)
+    layout: str = "fused"               # fused: one actor stage; staged: prepare / UVDoc / finish pools
+    unwarp_gpus: float = 0.0            # staged: GPUs per UVDoc actor (0: UVDoc on CPUs)
+    unwarp_workers: int | None = None   # staged: UVDoc actors (default: cluster GPUs / unwarp_gpus, else 1)
+    unwarp_batch_size: int = 8          # staged: pages per UVDoc model call
 
 
 @dataclass
@@ -167,3 +172,11 @@ def _check(options: BatchOptions) -> None:
         raise ConfigError("no inputs given")
     if options.ray.worker_cpus <= 0.1:
         raise ConfigError(f"worker CPUs must be more than 0.1, got {options.ray.worker_cpus}")
+    ray = options.ray
+    if ray.layout not in RAY_LAYOUTS:
+        raise ConfigError(f"Ray layout must be one of {', '.join(RAY_LAYOUTS)}, got {ray.layout!r}")
+    if ray.unwarp_gpus < 0 or ray.unwarp_batch_size < 1 or (ray.unwarp_workers is not None and ray.unwarp_workers < 1):
+        raise ConfigError("UVDoc actors need GPUs >= 0, a batch size >= 1 and at least one actor")
+    if ray.layout == "staged" and options.output.save_pdf:
+        # A document's pages finish in different actors; the PDF writer needs them in one place.
+        raise ConfigError("--save_pdf needs --ray_layout fused")

@@ -21,11 +21,15 @@ from ..result import PageResult
 from .listing import InputFile
 from .tree import OutputTree
 
-__all__ = ["FileProcessor", "OutputOptions", "model_versions"]
+__all__ = ["ChunkRunner", "FileProcessor", "OutputOptions", "model_versions", "page_numbers"]
 
 logger = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("jpg", "png", "webp")
+
+#: (input, chunk of pages, rows to append to, PDF writer or None, start time) -> the time it ended.
+ChunkRunner = Callable[
+    [InputFile, "list[Page | PageFailure]", "list[dict[str, Any]]", "PdfWriter | None", float], float]
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,11 @@ class FileProcessor:
         self.models = model_versions(pipeline)
         self._suffix = "." + options.image_format
 
-    def process(self, item: InputFile, read: Callable[[], bytes]) -> list[dict[str, Any]]:
+    def process(self, item: InputFile, read: Callable[[], bytes],
+                run_chunk: ChunkRunner | None = None) -> list[dict[str, Any]]:
+        """The manifest rows of one input. `run_chunk` replaces the pipeline-and-write step of
+        each chunk of pages (a staged engine's first stage returns pending rows from it)."""
+        run_chunk = run_chunk or self._run_chunk
         started = time.perf_counter()
         rows: list[dict[str, Any]] = []
         pdf = PdfWriter(self.options.pdf_dpi, self.options.jpeg_quality) if self.options.save_pdf else None
@@ -64,14 +72,14 @@ class FileProcessor:
                 data = read()
                 _check_size(len(data), self.pipeline.limits.max_file_bytes)
             except PagefixError as exc:
-                return [self._row(item, None, started, error=exc)]
+                return [self.row(item, None, started, error=exc)]
             pages = pages_from_bytes(data, item.uri, self.pipeline.limits)
             del data
             try:
-                finished = self._run_pages(item, pages, rows, pdf, started)
+                finished = self._run_pages(item, pages, rows, pdf, started, run_chunk)
             except Exception as exc:  # noqa: BLE001 - an odd file hitting a bug must not end a run of millions
                 logger.warning("unexpected error on %s", item.uri, exc_info=True)
-                rows.append(self._row(item, None, started, error=exc))
+                rows.append(self.row(item, None, started, error=exc))
                 finished = False  # n_pages stays null: the input is tried again next run
             if pdf is not None and pdf.pages and finished:
                 self._write_pdf(item, pdf, rows)
@@ -84,42 +92,44 @@ class FileProcessor:
         return rows
 
     def _run_pages(self, item: InputFile, pages: Any, rows: list[dict[str, Any]], pdf: PdfWriter | None,
-                   started: float) -> bool:
+                   started: float, run_chunk: ChunkRunner) -> bool:
         """Process pages one batch at a time; False when stopped before the input's last page."""
         batch_size = self.pipeline.config.batch_size
         chunk: list[Page | PageFailure] = []
         for page in pages:
             chunk.append(page)
             if len(chunk) >= batch_size:
-                started = self._run_chunk(item, chunk, rows, pdf, started)
+                started = run_chunk(item, chunk, rows, pdf, started)
                 chunk = []
                 if self.stop.is_set():
                     return _exhausted(pages)
         if chunk:
-            self._run_chunk(item, chunk, rows, pdf, started)
+            run_chunk(item, chunk, rows, pdf, started)
         return True
 
     def _run_chunk(self, item: InputFile, chunk: list[Page | PageFailure], rows: list[dict[str, Any]],
                    pdf: PdfWriter | None, started: float) -> float:
-        # A decoded single image is page 0 of its file; a failure to read the file has no page.
-        indices = [_page_number(p.page_index) if isinstance(p, Page) else p.page_index for p in chunk]
+        indices = page_numbers(chunk)
         results = self.pipeline.process_pages(chunk, {})
         del chunk[:]  # the decoded pages go as soon as their results exist
         share = len(results)
         for index, result in zip(indices, results):
-            if isinstance(result, PageFailure):
-                rows.append(self._row(item, index, started, error=result.error, share=share))
-                continue
-            try:
-                name = self.tree.page_name(item.rel, index, self.options.image_format)
-                self.tree.write(name, self._encode(result))
-                if pdf is not None:
-                    pdf.add(result)
-            except PagefixError as exc:
-                rows.append(self._row(item, index, started, error=exc, share=share))
-                continue
-            rows.append(self._row(item, index, started, result=result, output=name, share=share))
+            rows.append(self.record(item, index, result, started, share, pdf))
         return time.perf_counter()
+
+    def record(self, item: InputFile, index: int | None, result: PageResult | PageFailure, started: float,
+               share: int = 1, pdf: PdfWriter | None = None) -> dict[str, Any]:
+        """Write one page's output and return its manifest row (an error row when it failed)."""
+        if isinstance(result, PageFailure):
+            return self.row(item, index, started, error=result.error, share=share)
+        try:
+            name = self.tree.page_name(item.rel, index, self.options.image_format)  # type: ignore[arg-type]
+            self.tree.write(name, self._encode(result))
+            if pdf is not None:
+                pdf.add(result)
+        except PagefixError as exc:
+            return self.row(item, index, started, error=exc, share=share)
+        return self.row(item, index, started, result=result, output=name, share=share)
 
     def _encode(self, result: PageResult) -> bytes:
         if result.source_jpeg is not None and self._suffix == ".jpg":
@@ -135,8 +145,9 @@ class FileProcessor:
                 if row["error"] is None:
                     row["error"] = f"{type(exc).__name__}: PDF not written: {exc}"
 
-    def _row(self, item: InputFile, page_index: int | None, started: float, *, result: PageResult | None = None,
-             output: str | None = None, error: BaseException | None = None, share: int = 1) -> dict[str, Any]:
+    def row(self, item: InputFile, page_index: int | None, started: float, *, result: PageResult | None = None,
+            output: str | None = None, error: BaseException | None = None, share: int = 1) -> dict[str, Any]:
+        """One manifest row; with neither `result` nor `error`, the row of a page still in work."""
         image = result.output_img if result is not None else None
         return {
             "input_path": item.uri,
@@ -157,8 +168,10 @@ class FileProcessor:
         }
 
 
-def _page_number(page_index: int | None) -> int:
-    return 0 if page_index is None else int(page_index)
+def page_numbers(chunk: list[Page | PageFailure]) -> list[int | None]:
+    """Each item's page in the manifest: a decoded single image is page 0 of its file; a failure
+    to read the file has no page."""
+    return [(0 if p.page_index is None else int(p.page_index)) if isinstance(p, Page) else p.page_index for p in chunk]
 
 
 def _exhausted(pages: Any) -> bool:
