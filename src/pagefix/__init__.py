@@ -5,6 +5,7 @@ doc_preprocessor, on ONNX Runtime).
 >>> [r.print() for r in DocPreprocessor().predict("photo.jpg")]  # doctest: +SKIP
 """
 
+from .angles import PageAngle
 from .errors import (
     ChecksumError,
     ConfigError,
@@ -36,6 +37,7 @@ __all__ = [
     "Limits",
     "ModelStoreError",
     "Page",
+    "PageAngle",
     "PageFailure",
     "PageResult",
     "PagefixError",

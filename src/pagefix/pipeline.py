@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from . import page_stages
+from .angles import PageAngle, iter_angles
 from .config import PipelineConfig, check_unwarp_settings, load_config
 from .errors import ConfigError, PagefixError
 from .inputs import Page, PageFailure, iter_pages
@@ -161,6 +162,11 @@ class DocPreprocessor:
             input, use_doc_orientation_classify, use_doc_unwarping, errors=errors,
             skip_flat_pages=skip_flat_pages, keep_margin=keep_margin,
         ))
+
+    def predict_angles(self, input: Any, *, errors: ErrorMode = "raise") -> list[PageAngle | PageFailure]:
+        """Orientation only: how far each page is turned, without making corrected pages. JPEGs
+        are decoded only as large as the classifier's views need (`pagefix.angles`)."""
+        return list(iter_angles(self, input, errors=errors))
 
     def predict_iter(
         self, input: Any, use_doc_orientation_classify: bool | None = None,

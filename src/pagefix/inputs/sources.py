@@ -33,8 +33,11 @@ Source = Union[np.ndarray, bytes, str, os.PathLike, Iterable[Any]]
 PageOrFailure = Union[Page, PageFailure]
 
 
-def iter_pages(source: Source, limits: Limits | None = None) -> Iterator[PageOrFailure]:
+def iter_pages(source: Source, limits: Limits | None = None, min_short_side: int | None = None) -> Iterator[PageOrFailure]:
     """Yield the pages of `source` in order; failures come as `PageFailure` items.
+
+    `min_short_side`: JPEG files may be decoded smaller, down to this short side (see
+    `decode_image`); for work that reads a small copy of each page only.
 
     >>> [p.page_index for p in iter_pages("report.pdf")]  # doctest: +SKIP
     [0, 1, 2]
@@ -45,15 +48,15 @@ def iter_pages(source: Source, limits: Limits | None = None) -> Iterator[PageOrF
     elif isinstance(source, np.ndarray):
         yield _array_page(source)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        yield from pages_from_bytes(bytes(source), None, limits)
+        yield from pages_from_bytes(bytes(source), None, limits, min_short_side)
     elif isinstance(source, (str, os.PathLike)):
-        yield from _path_pages(os.fspath(source), limits)
+        yield from _path_pages(os.fspath(source), limits, min_short_side)
     elif isinstance(source, Iterable):
         for item in source:
             if isinstance(item, (list, tuple)) and not isinstance(item, np.ndarray):
                 yield PageFailure(None, None, InputError("nested lists are not accepted as input"))
                 continue
-            yield from iter_pages(item, limits)
+            yield from iter_pages(item, limits, min_short_side)
     else:
         yield PageFailure(None, None, InputError(f"unsupported input type {type(source).__name__}"))
 
@@ -65,21 +68,21 @@ def _array_page(array: np.ndarray) -> PageOrFailure:
         return PageFailure(None, None, exc)
 
 
-def _path_pages(text: str, limits: Limits) -> Iterator[PageOrFailure]:
+def _path_pages(text: str, limits: Limits, min_short_side: int | None = None) -> Iterator[PageOrFailure]:
     if is_url(text):
         try:
             data = fetch_url(text, limits)
         except PagefixError as exc:
             yield PageFailure(text, None, exc)
             return
-        yield from pages_from_bytes(data, text, limits)
+        yield from pages_from_bytes(data, text, limits, min_short_side)
         return
     path = Path(text).expanduser()
     if path.is_dir():
         for file in list_directory(path):
-            yield from _file_pages(file, limits)
+            yield from _file_pages(file, limits, min_short_side=min_short_side)
         return
-    yield from _file_pages(path, limits, shown=text)
+    yield from _file_pages(path, limits, shown=text, min_short_side=min_short_side)
 
 
 def list_directory(root: Path) -> list[Path]:
@@ -93,7 +96,8 @@ def list_directory(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _file_pages(path: Path, limits: Limits, shown: str | None = None) -> Iterator[PageOrFailure]:
+def _file_pages(path: Path, limits: Limits, shown: str | None = None,
+                min_short_side: int | None = None) -> Iterator[PageOrFailure]:
     name = shown or str(path)
     try:
         size = path.stat().st_size
@@ -119,13 +123,14 @@ def _file_pages(path: Path, limits: Limits, shown: str | None = None) -> Iterato
     except OSError as exc:
         yield PageFailure(name, None, InputError(f"cannot read file: {exc.strerror or exc}"))
         return
-    pages = pages_from_bytes(data, name, limits)
+    pages = pages_from_bytes(data, name, limits, min_short_side)
     del data  # the decoder lets go of the bytes once it has the pixels
     yield from pages
 
 
-def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits) -> Iterator[PageOrFailure]:
-    """Decode one file's bytes (image or PDF) into its pages.
+def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
+                     min_short_side: int | None = None) -> Iterator[PageOrFailure]:
+    """Decode one file's bytes (image or PDF) into its pages (`min_short_side`: see `iter_pages`).
 
     Callers that drop their own reference to `data` after this call let a single image's bytes
     be freed as soon as it is decoded (a 300 MB uncompressed TIFF is not kept beside its pixels).
@@ -141,8 +146,9 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits) -> Ite
             for index, page in iter_pdf_pages(data, limits):
                 yield _page_or_failure(page, input_path, index, "pdf")
             return
-        encoded = data if fmt == "jpeg" and not has_exif_turn(data) else None
-        frames = decode_image(data, limits, fmt)
+        # The file's own bytes can stand for a page left untouched, unless it was decoded smaller.
+        encoded = data if fmt == "jpeg" and not min_short_side and not has_exif_turn(data) else None
+        frames = decode_image(data, limits, fmt, min_short_side)
         del data
         for index, frame in frames:
             item = _page_or_failure(frame, input_path, index, fmt)

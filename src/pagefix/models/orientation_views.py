@@ -72,6 +72,9 @@ def letterbox(image: np.ndarray) -> list[np.ndarray]:
     return [canvas]
 
 
+#: The short side each recipe resizes a page to (the letterbox fits the long side to one crop).
+RECIPE_SHORT_SIDES = {"centre256": 256, "letterbox": CROP, "long3_384": 384, "long3_512": 512, "long3_640": 640}
+
 #: Crop recipes by name.
 RECIPES: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
     "centre256": centre_crop,
@@ -94,6 +97,11 @@ class ViewSet:
     @property
     def is_reference(self) -> bool:
         return self.views == (("centre256", (0,)),)
+
+    @property
+    def min_short_side(self) -> int:
+        """The short side a page needs for every view to be made by shrinking it, never enlarging."""
+        return max(RECIPE_SHORT_SIDES[recipe] for recipe, _ in self.views)
 
 
 _VOTING_VIEWS = (("centre256", (0,)), ("letterbox", (0, 1, 2, 3)), ("long3_512", (0, 1, 2, 3)))

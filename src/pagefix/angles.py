@@ -1,0 +1,64 @@
+"""Orientation only: which way each page is turned, without making the corrected page.
+
+For sorting an archive ("which of these million pages are sideways?") the full-size page is never
+needed: the classifier reads crops of a few hundred pixels. So JPEGs are decoded at 1/2, 1/4 or
+1/8 of their size in the DCT (as small as the view set allows), the next pages are decoded on a
+thread while the classifier runs, and pages go through the model in batches. PDFs and other
+formats are decoded as the pipeline decodes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import ConfigError
+from .inputs import Page, PageFailure, iter_pages
+from .prefetch import prefetch
+
+if TYPE_CHECKING:
+    from .pipeline import DocPreprocessor
+
+__all__ = ["PageAngle", "iter_angles"]
+
+#: Pages decoded ahead of the classifier: decoding is most of the work, so keep a batch waiting.
+_AHEAD = 8
+
+
+@dataclass(frozen=True)
+class PageAngle:
+    """How far one page's content is turned clockwise (0, 90, 180, 270: the reference's label);
+    turning the page back by `angle` makes it upright. `score`: the classifier's confidence."""
+
+    input_path: str | None
+    page_index: int | None
+    angle: int
+    score: float
+    ok: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input_path": self.input_path, "page_index": self.page_index, "angle": self.angle, "score": self.score}
+
+
+def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise", "yield"] = "raise",
+                batch_size: int | None = None) -> Iterator[PageAngle | PageFailure]:
+    """One `PageAngle` per page of `input` (any input `predict` takes), in order, with the
+    pipeline's classifier and view set; failures as in `predict_iter`."""
+    if errors not in ("raise", "yield"):
+        raise ConfigError("errors must be 'raise' or 'yield'")
+    classifier = pipeline.orientation_classifier
+    views = pipeline.view_set
+    size = max(1, batch_size or pipeline.config.batch_size)
+    pages = prefetch(iter_pages(input, pipeline.limits, min_short_side=views.min_short_side), _AHEAD)
+    while chunk := list(itertools.islice(pages, size)):
+        found = iter(classifier.predict([item.image for item in chunk if isinstance(item, Page)], views))
+        for item in chunk:
+            if isinstance(item, PageFailure):
+                if errors == "raise":
+                    item.raise_error()
+                yield item
+                continue
+            decision = next(found)
+            yield PageAngle(item.input_path, item.page_index, decision.angle, decision.score)
