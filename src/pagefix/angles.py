@@ -10,21 +10,28 @@ formats are decoded as the pipeline decodes them.
 from __future__ import annotations
 
 import itertools
+import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError
-from .inputs import Page, PageFailure, iter_pages
-from .prefetch import prefetch
+from .inputs import Page, PageFailure, iter_pages, iter_sources
+from .limits import Limits
+from .models.runtime import usable_cpu_count
 
 if TYPE_CHECKING:
     from .pipeline import DocPreprocessor
 
 __all__ = ["PageAngle", "iter_angles"]
 
-#: Pages decoded ahead of the classifier: decoding is most of the work, so keep a batch waiting.
+#: Files decoded ahead of the classifier: decoding is most of the work, so keep a batch waiting.
 _AHEAD = 8
+#: Files that may hold many full-size pages (PDFs are rendered, TIFF frames are not reduced):
+#: read one page at a time, in order, never all pages of one file at once.
+_STREAMED_SUFFIXES = (".pdf", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise
     classifier = pipeline.orientation_classifier
     views = pipeline.view_set
     size = max(1, batch_size or pipeline.config.batch_size)
-    pages = prefetch(iter_pages(input, pipeline.limits, min_short_side=views.min_short_side), _AHEAD)
+    pages = _decode_ahead(input, pipeline.limits, views.min_short_side)
     while chunk := list(itertools.islice(pages, size)):
         found = iter(classifier.predict([item.image for item in chunk if isinstance(item, Page)], views))
         for item in chunk:
@@ -62,3 +69,21 @@ def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise
                 continue
             decision = next(found)
             yield PageAngle(item.input_path, item.page_index, decision.angle, decision.score)
+
+
+def _decode_ahead(input: Any, limits: Limits, min_short_side: int) -> Iterator[Page | PageFailure]:
+    """The pages of `input` in order, single-page files decoded on a pool of threads (Pillow lets
+    go of the GIL while it decodes, so every core decodes); PDFs and TIFFs are streamed."""
+    with ThreadPoolExecutor(max_workers=usable_cpu_count(), thread_name_prefix="pagefix-decode") as pool:
+        pending: deque[Future[list[Page | PageFailure]]] = deque()
+        for item in iter_sources(input):
+            if isinstance(item, (str, os.PathLike)) and os.fspath(item).lower().endswith(_STREAMED_SUFFIXES):
+                while pending:
+                    yield from pending.popleft().result()
+                yield from iter_pages(item, limits, min_short_side)
+                continue
+            pending.append(pool.submit(lambda i=item: list(iter_pages(i, limits, min_short_side))))
+            while len(pending) > _AHEAD:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()

@@ -201,3 +201,21 @@ def test_rgba_array_is_composited_on_white(fast):
     (result,) = fast(array)
     assert (result.input_img == 255).all()
     assert cv2.cvtColor(result.output_img, cv2.COLOR_BGR2GRAY).min() == 255
+
+
+def test_sources_split_into_single_inputs_read_like_the_whole(tmp_path, three_page_pdf) -> None:
+    from pagefix.inputs import iter_pages, iter_sources
+
+    folder = tmp_path / "scans"
+    (folder / "b").mkdir(parents=True)
+    page_image("first").save(folder / "a.jpg")
+    page_image("second").save(folder / "b" / "c.png")
+    shutil.copy(three_page_pdf, folder / "b" / "d.pdf")
+    source = [str(folder), np.full((40, 30, 3), 255, np.uint8), [str(folder / "a.jpg")], str(tmp_path / "missing.jpg")]
+
+    def described(pages):
+        return [(p.input_path, p.page_index, type(p).__name__) for p in pages]
+
+    split = [page for item in iter_sources(source) for page in iter_pages(item)]
+    assert described(split) == described(iter_pages(source))
+    assert len(split) == 1 + 1 + 3 + 1 + 1 + 1  # jpg, png, 3 PDF pages, array, nested list, missing

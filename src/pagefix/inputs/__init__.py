@@ -5,7 +5,7 @@ from .fetch import fetch_url, is_url
 from .formats import ALLOWED_FORMATS, sniff_format
 from .page import Page, PageFailure
 from .pdf import iter_pdf_pages
-from .sources import IMAGE_SUFFIXES, iter_pages, list_directory, pages_from_bytes
+from .sources import IMAGE_SUFFIXES, iter_pages, iter_sources, list_directory, pages_from_bytes
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -17,6 +17,7 @@ __all__ = [
     "fetch_url",
     "is_url",
     "iter_pages",
+    "iter_sources",
     "iter_pdf_pages",
     "list_directory",
     "pages_from_bytes",

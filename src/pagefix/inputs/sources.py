@@ -22,7 +22,7 @@ from .formats import sniff_format
 from .page import Page, PageFailure
 from .pdf import iter_pdf_pages
 
-__all__ = ["IMAGE_SUFFIXES", "Source", "iter_pages", "list_directory", "pages_from_bytes"]
+__all__ = ["IMAGE_SUFFIXES", "Source", "iter_pages", "iter_sources", "list_directory", "pages_from_bytes"]
 
 #: What a directory listing picks up; the format itself is still decided from the bytes.
 IMAGE_SUFFIXES = frozenset(
@@ -59,6 +59,29 @@ def iter_pages(source: Source, limits: Limits | None = None, min_short_side: int
             yield from iter_pages(item, limits, min_short_side)
     else:
         yield PageFailure(None, None, InputError(f"unsupported input type {type(source).__name__}"))
+
+
+def iter_sources(source: Source) -> Iterator[Any]:
+    """`source` split into single inputs (one file, URL, array or bytes each), in the order
+    `iter_pages` reads them: directories listed, lists flattened; for callers that decode
+    several inputs at once. `iter_pages(item)` of each gives the pages `iter_pages(source)` gives."""
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        path = Path(text).expanduser()
+        if not is_url(text) and path.is_dir():
+            yield from (str(file) for file in list_directory(path))
+            return
+        yield source
+    elif isinstance(source, (Page, PageFailure, np.ndarray, bytes, bytearray, memoryview)):
+        yield source
+    elif isinstance(source, Iterable):
+        for item in source:
+            if isinstance(item, (list, tuple)) and not isinstance(item, np.ndarray):
+                yield PageFailure(None, None, InputError("nested lists are not accepted as input"))
+                continue
+            yield from iter_sources(item)
+    else:
+        yield source  # iter_pages names the unsupported type
 
 
 def _array_page(array: np.ndarray) -> PageOrFailure:
