@@ -13,6 +13,8 @@ __all__ = ["register"]
 logger = logging.getLogger("pagefix")
 
 TORCH_HINT = 'pagefix train needs PyTorch: pip install "pagefix[train]"'
+# The layouts of `synthetic.LAYOUTS`, spelled here so building the parser imports no Pillow.
+LAYOUTS_HELP = ("text", "receipt", "table", "columns")
 
 
 def register(subparsers: Any) -> None:
@@ -44,6 +46,18 @@ def register(subparsers: Any) -> None:
                              help="with --train-layers top or head: augment every page N times once and "
                              "cache the frozen layers' output, so epochs cost a fraction (default: 0, "
                              "augment every step)")
+    orientation.add_argument("--keep", action="append", metavar="DIR", default=[],
+                             help="folder of pages whose answers must not change (repeatable; no labels "
+                             "needed): every step also pulls the model's probabilities on them, at all four "
+                             "turns, towards the base model's, and the best epoch must keep agreeing with the "
+                             "base model on the held-out share of them")
+    orientation.add_argument("--distill-weight", type=float, default=1.0,
+                             help="weight of the keep pages' distillation term against the training loss (default: 1.0)")
+    orientation.add_argument("--distill-temperature", type=float, default=2.0,
+                             help="softmax temperature of the distillation term: above 1 passes on the base "
+                             "model's doubts, not only its answer (default: 2.0)")
+    orientation.add_argument("--keep-val-fraction", type=float, default=0.2,
+                             help="share of the keep pages held out to measure forgetting (default: 0.2)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
@@ -56,13 +70,18 @@ def register(subparsers: Any) -> None:
     render = tasks.add_parser(
         "render-pages", help="render synthetic upright text pages of a script (for --make-dataset)",
         description="Write COUNT clean upright pages (PNG) of generated text, or of words from --text, "
-        "set right-aligned for right-to-left scripts.",
+        "set from the right for right-to-left scripts, in the layouts given with --layout.",
     )
     render.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
     render.add_argument("--script", default="latin", help="hebrew, latin, cyrillic or greek (default: latin)")
     render.add_argument("--font", action="append", metavar="FILE", help="TrueType/OpenType font with the script (repeatable)")
     render.add_argument("--text", metavar="FILE", help="UTF-8 text whose words fill the pages instead of generated ones")
     render.add_argument("--rtl", action="store_true", default=None, help="set lines right to left (default: from --script)")
+    render.add_argument("--layout", action="append", choices=LAYOUTS_HELP, metavar="LAYOUT",
+                        help=f"page layout, one of {', '.join(LAYOUTS_HELP)}; repeat to draw one at random per "
+                        "page (default: text)")
+    render.add_argument("--align", choices=("ragged", "justify", "centre"),
+                        help="how running text is set (default: ragged, justified or centred at random per page)")
     render.add_argument("--count", type=int, default=100, help="pages to write (default: 100)")
     render.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     render.set_defaults(func=run_render)
@@ -96,11 +115,15 @@ def run_orientation(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, train_layers=args.train_layers, cached_views=args.cached_views, seed=args.seed,
         threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
+        keep=tuple(args.keep), distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
+        keep_val_fraction=args.keep_val_fraction,
     )
     result = train_orientation(config, bar=_bar(args))
     for record in result.history:
         print("epoch {epoch}: loss {loss:.4f}, train accuracy {train_accuracy:.4f}".format(**record)
-              + (f", val accuracy {record['val_accuracy']:.4f}" if "val_accuracy" in record else ""))
+              + (f", val accuracy {record['val_accuracy']:.4f}" if "val_accuracy" in record else "")
+              + (f", distillation loss {record['distill_loss']:.4f}" if "distill_loss" in record else "")
+              + (f", keep agreement {record['keep_agreement']:.4f}" if "keep_agreement" in record else ""))
     accuracy = f"{result.val_accuracy:.4f}" if result.val_accuracy is not None else "n/a (no val split)"
     print(f"exported epoch {result.best_epoch} (val accuracy {accuracy}) to {result.model_dir}")
     return 0
@@ -125,6 +148,7 @@ def run_render(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read {args.text}: {exc.strerror or exc}") from exc
     fonts = args.font or [None]
     rtl = SCRIPTS[args.script].rtl if args.rtl is None else args.rtl
+    layouts = args.layout or ["text"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
@@ -134,7 +158,8 @@ def run_render(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     with _bar(args)(total=args.count, desc="pages", unit="page") as bar:
         for index in range(args.count):
-            page = render_page(next_word, fonts, rtl, rng)
+            layout = layouts[int(rng.integers(len(layouts)))] if len(layouts) > 1 else layouts[0]
+            page = render_page(next_word, fonts, rtl, rng, layout=layout, align=args.align)
             cv2.imwrite(str(out / f"{args.script}_{index:05d}.png"), page)
             bar.update(1)
     print(f"wrote {args.count} pages to {out}")

@@ -1,10 +1,14 @@
 """Generated upright text pages, for fine-tuning the classifier on a script it does not know.
 
-A page is white-ish paper with a title and justified-looking paragraphs, set right-aligned for
-right-to-left scripts (so the ragged edge falls on the left, as in print). The words come from a
-small generator per script (letters drawn with rough frequencies, plus a few common words written
-for this module) or from lines of a text file the user supplies. Clean pages only: scale, blur,
-colour and JPEG damage are added by the training augmentation.
+A page is white-ish paper in one of a few layouts (`LAYOUTS`): running text (a title and
+paragraphs, ragged on the reading end, justified or centred), a receipt (a narrow slip of centred
+header lines and item lines with the amounts set against the far edge), a table with rules, or
+two columns. Right-to-left scripts are set from the right. The layouts vary so that where the
+ragged edge falls is not a cue to the page's orientation: a classifier trained on one layout only
+learns "ragged left = upright" for Hebrew and then turns every receipt and table that fits that
+rule. The words come from a small generator per script (letters drawn with rough frequencies,
+plus a few common words written for this module) or from lines of a text file the user supplies.
+Clean pages only: scale, blur, colour and JPEG damage are added by the training augmentation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["SCRIPTS", "PageStyle", "render_page", "word_source"]
+__all__ = ["ALIGNMENTS", "LAYOUTS", "SCRIPTS", "PageStyle", "render_page", "word_source"]
+
+LAYOUTS = ("text", "receipt", "table", "columns")
+# How the lines of running text are set: "ragged" (flush with the reading start), "justify" or
+# "centre". Drawn at random per page unless the caller fixes it.
+ALIGNMENTS = ("ragged", "justify", "centre")
 
 _HEBREW_LETTERS = "אבגדהוזחטיכלמנסעפצקרשת"
 _HEBREW_FINAL = {"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"}
@@ -110,40 +119,168 @@ class PageStyle:
 
 def render_page(
     next_word, font_paths: Sequence[str | os.PathLike[str] | None], rtl: bool, rng: np.random.Generator,
-    style: PageStyle = PageStyle(),
+    style: PageStyle = PageStyle(), layout: str = "text", align: str | None = None,
 ) -> np.ndarray:
-    """One upright page (BGR uint8). A `None` font is Pillow's built-in one (Latin only)."""
+    """One upright page (BGR uint8). A `None` font is Pillow's built-in one (Latin only).
+    `layout` is one of `LAYOUTS`; `align` one of `ALIGNMENTS` (None: drawn at random)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
+    if align is not None and align not in ALIGNMENTS:
+        raise ValueError(f"unknown alignment {align!r}; known: {', '.join(ALIGNMENTS)}")
     width = int(rng.integers(*style.width))
     height = int(width * rng.uniform(*style.aspect))
+    if layout == "receipt":  # a narrow slip, two to four times as long as it is wide
+        width = int(width * rng.uniform(0.35, 0.55))
+        height = int(width * rng.uniform(2.0, 4.0))
     paper = tuple(int(v) for v in rng.integers(225, 256, size=3))
     ink = tuple(int(v) for v in rng.integers(0, 70, size=3))
     image = Image.new("RGB", (width, height), paper)
     draw = ImageDraw.Draw(image)
     font_path = font_paths[int(rng.integers(len(font_paths)))]
     size = int(rng.integers(*style.font_px))
-    body = _font(font_path, size)
-    title = _font(font_path, int(size * rng.uniform(1.4, 2.2)))
-    margin_x = int(width * rng.uniform(*style.margin))
-    y = int(height * rng.uniform(*style.margin))
-    bottom = height - int(height * rng.uniform(*style.margin))
-    text_width = width - 2 * margin_x
-    if rng.random() < 0.8:
-        y = _draw_line(draw, _fill_line(next_word, title, text_width * rng.uniform(0.3, 0.8), draw),
-                       title, margin_x, y, text_width, rtl, ink, centre=rng.random() < 0.4)
-        y += size
-    gap = rng.uniform(*style.line_gap)
-    while y + size * gap < bottom:
-        for line_index in range(int(rng.integers(2, 9))):
-            if y + size * gap >= bottom:
-                break
-            last = line_index > 0 and rng.random() < 0.25
-            target = text_width * (rng.uniform(0.2, 0.8) if last else rng.uniform(0.92, 1.0))
-            _draw_line(draw, _fill_line(next_word, body, target, draw), body, margin_x, y, text_width, rtl, ink)
-            y += int(size * gap)
-            if last:
-                break
-        y += int(size * rng.uniform(0.5, 1.5))
+    if layout in ("receipt", "columns"):  # narrow measures take smaller type
+        size = max(10, int(size * 0.75))
+    page = _Page(draw, next_word, _font(font_path, size), size, rtl, ink, rng)
+    page.left = int(width * rng.uniform(*style.margin))
+    page.top = int(height * rng.uniform(*style.margin) * (0.4 if layout == "receipt" else 1.0))
+    page.width = width - 2 * page.left
+    page.bottom = height - int(height * rng.uniform(*style.margin) * (0.4 if layout == "receipt" else 1.0))
+    if layout == "receipt":
+        page.receipt()
+    else:
+        if rng.random() < 0.8:
+            title = _font(font_path, int(size * rng.uniform(1.4, 2.2)))
+            words = _fill_line(next_word, title, page.width * rng.uniform(0.3, 0.8), draw)
+            page.y = _draw_line(draw, words, title, page.left, page.y_start(), page.width, rtl, ink,
+                                "centre" if rng.random() < 0.4 else "ragged") + size
+        chosen = align or ALIGNMENTS[int(rng.choice(len(ALIGNMENTS), p=[0.5, 0.35, 0.15]))]
+        if layout == "text":
+            page.paragraphs(page.left, page.width, chosen)
+        elif layout == "columns":
+            gap = int(page.width * rng.uniform(0.04, 0.08))
+            column = (page.width - gap) // 2
+            top = page.y
+            # Columns are read from the reading start: the right column first for right-to-left.
+            for left in ((page.left + column + gap, page.left) if rtl else (page.left, page.left + column + gap)):
+                page.y = top
+                page.paragraphs(left, column, chosen)
+        else:
+            page.table()
+            page.paragraphs(page.left, page.width, chosen)
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
+class _Page:
+    """Drawing state of one page: the writing area and the current line."""
+
+    def __init__(self, draw, next_word, body, size: int, rtl: bool, ink, rng: np.random.Generator) -> None:
+        self.draw, self.next_word, self.body, self.size, self.rtl, self.ink, self.rng = (
+            draw, next_word, body, size, rtl, ink, rng)
+        self.left = self.top = self.width = self.bottom = 0
+        self.y: int | None = None
+        self.gap = rng.uniform(1.25, 1.8)
+
+    def y_start(self) -> int:
+        return self.top if self.y is None else self.y
+
+    def _room(self) -> bool:
+        return self.y_start() + self.size * self.gap < self.bottom
+
+    def paragraphs(self, left: int, width: int, align: str) -> None:
+        rng = self.rng
+        self.y = self.y_start()
+        while self._room():
+            for line_index in range(int(rng.integers(2, 9))):
+                if not self._room():
+                    break
+                last = line_index > 0 and rng.random() < 0.25
+                full = align != "centre" and not last
+                target = width * (rng.uniform(0.92, 1.0) if full else rng.uniform(0.2, 0.8))
+                words = _fill_line(self.next_word, self.body, target, self.draw)
+                line_align = "justify" if align == "justify" and not last else ("centre" if align == "centre" else "ragged")
+                _draw_line(self.draw, words, self.body, left, self.y, width, self.rtl, self.ink, line_align)
+                self.y += int(self.size * self.gap)
+                if last:
+                    break
+            self.y += int(self.size * rng.uniform(0.5, 1.5))
+
+    def _number(self) -> str:
+        value = int(self.rng.integers(1, 100_000))
+        return f"{value // 100}.{value % 100:02d}"
+
+    def _words(self, count: int) -> list[str]:
+        return [self.next_word() for _ in range(count)]
+
+    def _pair(self, first: list[str], second: list[str], left: int, width: int, y: int) -> None:
+        """`first` at the reading start of the line, `second` against its far end."""
+        _draw_line(self.draw, first, self.body, left, y, width, self.rtl, self.ink, "ragged")
+        _draw_line(self.draw, second, self.body, left, y, width, self.rtl, self.ink, "far")
+
+    def receipt(self) -> None:
+        """Centred header, item lines with amounts on the far edge, a rule, a total, a centred footer."""
+        rng, step = self.rng, int(self.size * 1.35)
+        self.y = self.top
+        for _ in range(int(rng.integers(2, 5))):
+            _draw_line(self.draw, self._words(int(rng.integers(1, 4))), self.body, self.left, self.y, self.width,
+                       self.rtl, self.ink, "centre")
+            self.y += step
+        self.y += step // 2
+        numbers = not self.rtl  # amounts in digits only where the script runs the same way
+        footer = int(rng.integers(2, 5)) * step + 2 * step
+        while self.y + footer < self.bottom:
+            amount = [self._number()] if numbers else self._words(1)
+            self._pair(self._words(int(rng.integers(1, 4))), amount, self.left, self.width, self.y)
+            self.y += step
+            if rng.random() < 0.08:
+                self._rule(self.left, self.width)
+        self._rule(self.left, self.width)
+        self._pair(self._words(1), [self._number()] if numbers else self._words(1), self.left, self.width, self.y)
+        self.y += step * 2
+        while self.y + step < self.bottom:
+            _draw_line(self.draw, self._words(int(rng.integers(1, 5))), self.body, self.left, self.y, self.width,
+                       self.rtl, self.ink, "centre")
+            self.y += step
+
+    def _rule(self, left: int, width: int) -> None:
+        y = self.y + self.size // 3
+        self.draw.line([(left, y), (left + width, y)], fill=self.ink, width=max(1, self.size // 12))
+        self.y += self.size // 2 + 2
+
+    def table(self) -> None:
+        """A ruled table: a header row, text cells at the reading start, amounts at the far end."""
+        rng = self.rng
+        columns = int(rng.integers(2, 6))
+        shares = rng.uniform(0.6, 1.6, size=columns)
+        edges = np.concatenate([[0], np.cumsum(shares / shares.sum())]) * self.width
+        if self.rtl:
+            edges = self.width - edges  # the first column on the right
+        bounds = [(int(self.left + min(a, b)), int(abs(b - a))) for a, b in zip(edges[:-1], edges[1:])]
+        numeric = [index > 0 and rng.random() < 0.6 for index in range(columns)]
+        rows = int(rng.integers(4, 16))
+        step, pad = int(self.size * 1.6), max(3, self.size // 3)
+        self.y = self.y_start()
+        top = self.y
+        ruled_columns = rng.random() < 0.6
+        for row in range(rows):
+            if self.y + step >= self.bottom:
+                break
+            self.draw.line([(self.left, self.y), (self.left + self.width, self.y)], fill=self.ink, width=1)
+            for index, (left, width) in enumerate(bounds):
+                inner_left, inner_width = left + pad, max(1, width - 2 * pad)
+                if numeric[index] and row > 0 and not self.rtl:
+                    _draw_line(self.draw, [self._number()], self.body, inner_left, self.y + pad // 2, inner_width,
+                               self.rtl, self.ink, "far")
+                else:
+                    words = _fill_line(self.next_word, self.body, inner_width * rng.uniform(0.3, 0.95), self.draw)
+                    _draw_line(self.draw, words, self.body, inner_left, self.y + pad // 2, inner_width, self.rtl,
+                               self.ink, "centre" if row == 0 else "ragged")
+            self.y += step
+        self.draw.line([(self.left, self.y), (self.left + self.width, self.y)], fill=self.ink, width=1)
+        if ruled_columns:
+            for edge in edges:
+                x = int(self.left + edge)
+                self.draw.line([(x, top), (x, self.y)], fill=self.ink, width=1)
+        self.y += 2 * self.size
 
 
 def _font(path: str | os.PathLike[str] | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -164,12 +301,29 @@ def _fill_line(next_word, font, target: float, draw: ImageDraw.ImageDraw) -> lis
             return words
 
 
-def _draw_line(draw, words: list[str], font, left: int, y: int, width: int, rtl: bool, ink, centre: bool = False) -> int:
+def _draw_line(draw, words: list[str], font, left: int, y: int, width: int, rtl: bool, ink, align: str = "ragged") -> int:
+    """Draw one line in `left .. left + width`; returns the bottom of its ink. `align`: "ragged"
+    (flush with the reading start: left, or right for right-to-left), "far" (flush with the other
+    end), "centre" or "justify" (both ends, the space shared between the words)."""
     text = " ".join(words)
     if rtl:
         text = text[::-1]  # logical to visual order for a line of one right-to-left script
+    if align == "justify" and len(words) > 1:
+        pieces = text.split(" ")
+        lengths = [draw.textlength(piece, font=font) for piece in pieces]
+        space = (width - sum(lengths)) / (len(pieces) - 1)
+        x, bottom = float(left), y
+        for piece, length in zip(pieces, lengths):
+            draw.text((x, y), piece, font=font, fill=ink)
+            bottom = max(bottom, draw.textbbox((x, y), piece, font=font)[3])
+            x += length + space
+        return int(bottom)
     length = draw.textlength(text, font=font)
-    x = left + (width - length) / 2 if centre else (left + width - length if rtl else left)
+    flush_right = rtl if align != "far" else not rtl
+    if align == "centre":
+        x = left + (width - length) / 2
+    else:
+        x = left + width - length if flush_right else left
     draw.text((x, y), text, font=font, fill=ink)
     bbox = draw.textbbox((x, y), text, font=font)
     return int(bbox[3])

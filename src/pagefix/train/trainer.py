@@ -9,10 +9,11 @@ would (same threads, same machine).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ..limits import Limits
 from ..models import ModelStore, OrientationClassifier, RuntimeOptions
 from .augment import Augmentation
 from .dataset import load_split
+from .distill import KeepPages, all_turns, distillation_loss, load_keep_pages
 from .export import export_model
 from .network import PPLCNet
 from .onnx_weights import load_onnx_weights
@@ -40,7 +42,8 @@ CHECKPOINT = "checkpoints/last.pt"
 _MAX_GRAD_NORM = 5.0
 # Settings that must match for a checkpoint to be resumed.
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
-                "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views")
+                "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views",
+                "keep", "distill_weight", "distill_temperature", "keep_val_fraction")
 
 
 @dataclass
@@ -57,6 +60,13 @@ class TrainConfig:
     # With "top" or "head": augment every page this many times once, keep the frozen layers'
     # output, and train on those (each epoch draws one of a page's views). 0: augment every step.
     cached_views: int = 0
+    # Folders of pages whose answers must not change: the loss adds distill_weight times the KL
+    # divergence from the base model's probabilities on them (all four turns), and the best epoch
+    # is chosen on validation accuracy and on agreement with the base model on held-out keep pages.
+    keep: Sequence[str] = ()
+    distill_weight: float = 1.0
+    distill_temperature: float = 2.0
+    keep_val_fraction: float = 0.2
     seed: int = 0
     threads: int | None = None
     base_model: str | None = None
@@ -107,6 +117,10 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     hooks = _Hooks(bar)
     if config.epochs < 1 or config.batch_size < 1:
         raise ConfigError("epochs and batch size must be at least 1")
+    if config.keep and not (config.distill_weight > 0 and config.distill_temperature > 0):
+        raise ConfigError("with keep pages, the distillation weight and temperature must be above 0")
+    if not 0.0 <= config.keep_val_fraction < 1.0:
+        raise ConfigError("the keep validation fraction must be in [0, 1)")
     data, out = Path(config.data).expanduser(), Path(config.out).expanduser()
     threads = config.threads or min(os.cpu_count() or 1, 8)
     torch.set_num_threads(threads)
@@ -132,8 +146,15 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
             val_batch = torch.from_numpy(np.stack(val_arrays))
             val_labels = torch.tensor([ANGLES.index(a) for a in val_angles])
 
+    keep = None
+    if config.keep:
+        with hooks.progress(0, "loading keep pages") as progress:
+            keep = load_keep_pages(config.keep, limits, config.keep_val_fraction, config.seed, progress.update)
+
     torch.manual_seed(config.seed)
     net = load_onnx_weights(PPLCNet(num_classes=len(ANGLES)), base.path)
+    # The teacher for the keep pages: the base model exactly as loaded, before any step.
+    teacher = copy.deepcopy(net).eval() if keep is not None else None
     try:
         trainable = net.parameters_to_train(config.train_layers)
     except ValueError as exc:
@@ -147,6 +168,10 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
             raise ConfigError("cached views need --train-layers top or head (the frozen layers are cached)")
         cache = _cache_trunk(net, train_images, train_angles, augmentation, classifier.preprocess, config, hooks)
         train_images = [None] * len(train_angles)  # the cache replaces the decoded pages
+    keep_train = keep_val = None
+    if keep is not None:
+        keep_train = _KeepTrain(keep, net, teacher, augmentation, classifier.preprocess, config, hooks)
+        keep_val = _KeepVal(keep, net, teacher, classifier.preprocess, config)
     val_trunk = None
     if cache is not None and val_batch is not None:
         with torch.no_grad():
@@ -184,7 +209,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         torch.manual_seed(config.seed * 100_003 + epoch)
         _train_mode(net)
         order = rng.permutation(len(train_images))
-        total_loss, seen, right = 0.0, 0, 0
+        total_loss, seen, right, total_distill = 0.0, 0, 0, 0.0
         with hooks.progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}") as progress:
             for start in range(0, len(order), config.batch_size):
                 picked = order[start:start + config.batch_size]
@@ -202,6 +227,11 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
                     batch, target = torch.from_numpy(np.stack(inputs)), torch.tensor(targets)
                     logits = net(batch)
                 loss = loss_fn(logits, target)
+                if keep_train is not None:
+                    student, teacher_logits = keep_train.batch(net, len(picked), rng)
+                    distill = distillation_loss(student, teacher_logits, config.distill_temperature)
+                    total_distill += float(distill.detach()) * len(picked)
+                    loss = loss + config.distill_weight * distill
                 if not torch.isfinite(loss):
                     raise ConfigError(f"training diverged in epoch {epoch + 1} (loss {float(loss)}); lower --lr")
                 optimizer.zero_grad(set_to_none=True)
@@ -215,17 +245,23 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
                 progress.update(1)
                 progress.set_postfix(loss=f"{total_loss / seen:.4f}")
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": right / seen}
+        if keep_train is not None:
+            record["distill_loss"] = total_distill / seen
         if val_batch is not None:
             if val_trunk is not None:
                 record["val_accuracy"] = _accuracy(
                     lambda x: net.forward_from_trunk(x, config.train_layers), net, val_trunk, val_labels, config.batch_size)
             else:
                 record["val_accuracy"] = _accuracy(net, net, val_batch, val_labels, config.batch_size)
+        if keep_val is not None and keep_val.size:
+            record["keep_agreement"] = keep_val.agreement(net)
         history.append(record)
         logger.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
-        score = record.get("val_accuracy", 0.0)
-        # Best on validation; without a validation split, the last epoch.
-        if val_batch is None or score > best["accuracy"]:
+        # Best on the mean of validation accuracy and agreement with the base model on held-out
+        # keep pages (what it learns and what it must not forget); with neither, the last epoch.
+        judged = [record[k] for k in ("val_accuracy", "keep_agreement") if k in record]
+        score = sum(judged) / len(judged) if judged else 0.0
+        if not judged or score > best["accuracy"]:
             best = {"epoch": epoch, "accuracy": score, "state": copy.deepcopy(net.state_dict())}
         _save_checkpoint(checkpoint_path, {
             "settings": settings, "epoch": epoch, "history": history, "model": net.state_dict(),
@@ -237,13 +273,19 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         net.load_state_dict(best["state"])
     net.eval()
     check = val_batch[:8] if val_batch is not None else None
-    val_accuracy = best["accuracy"] if val_batch is not None else None
+    best_record = history[best["epoch"]] if 0 <= best["epoch"] < len(history) else {}
+    val_accuracy = best_record.get("val_accuracy") if val_batch is not None else None
     metadata = {
         "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
         "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
         "val_accuracy": val_accuracy, "seed": config.seed, "train_layers": config.train_layers,
         "lr": config.lr, "batch_size": config.batch_size, "cached_views": config.cached_views,
     }
+    if keep is not None:
+        metadata.update({
+            "keep": _settings(config)["keep"], "keep_pages": len(keep.names), "distill_weight": config.distill_weight,
+            "distill_temperature": config.distill_temperature, "keep_agreement": best_record.get("keep_agreement"),
+        })
     model_dir = export_model(net, base, out, name=config.name or out.name, metadata=metadata, check_batch=check)
     return TrainResult(model_dir, best["epoch"] + 1, val_accuracy, history)
 
@@ -252,6 +294,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
 def _cache_trunk(
     net: PPLCNet, images: list[np.ndarray], angles: list[int], augmentation: Augmentation,
     preprocess: Callable[[np.ndarray], np.ndarray], config: TrainConfig, hooks: _Hooks,
+    stream: int = 1_000_003, desc: str = "caching frozen layers",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`cached_views` augmented views of every page through the frozen layers, once: the frozen
     layers are most of the network's cost, so the epochs after this are several times cheaper.
@@ -259,9 +302,9 @@ def _cache_trunk(
     net.eval()
     outputs, targets = [], []
     total = config.cached_views * math.ceil(len(images) / config.batch_size)
-    with hooks.progress(total, "caching frozen layers") as progress:
+    with hooks.progress(total, desc) as progress:
         for view in range(config.cached_views):
-            rng = np.random.default_rng([config.seed, 1_000_003, view])  # apart from the epochs' streams
+            rng = np.random.default_rng([config.seed, stream, view])  # apart from the epochs' streams
             view_outputs, view_targets = [], []
             for start in range(0, len(images), config.batch_size):
                 batch = []
@@ -276,9 +319,80 @@ def _cache_trunk(
     return torch.stack(outputs), torch.stack(targets)
 
 
+class _KeepTrain:
+    """The keep pages' training views (each page at all four turns) and the teacher's logits on
+    them. With cached views they are cached like the training pages; otherwise every step draws
+    fresh augmentations and runs the teacher on them."""
+
+    def __init__(self, keep: KeepPages, net: PPLCNet, teacher: PPLCNet, augmentation: Augmentation,
+                 preprocess: Callable[[np.ndarray], np.ndarray], config: TrainConfig, hooks: _Hooks) -> None:
+        if not keep.train:
+            raise InputError("every keep page was held out for validation; give more pages or a lower keep_val_fraction")
+        self.config, self.teacher, self.preprocess = config, teacher, preprocess
+        # The turn is part of the page here (all four are used), so the augmentation adds none.
+        self.augmentation = dataclasses.replace(augmentation, turn_labels=False)
+        self.items = all_turns(keep.train)
+        self.cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        if config.cached_views:
+            trunk, _ = _cache_trunk(net, [image for image, _ in self.items], [angle for _, angle in self.items],
+                                    self.augmentation, preprocess, config, hooks, stream=2_000_003,
+                                    desc="caching keep pages")
+            with torch.no_grad():
+                logits = torch.stack([
+                    torch.cat([teacher.forward_from_trunk(view[i:i + config.batch_size].float(), config.train_layers)
+                               for i in range(0, view.shape[0], config.batch_size)])
+                    for view in trunk
+                ])
+            self.cache = (trunk, logits)
+
+    def batch(self, net: PPLCNet, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(student logits, teacher logits) for `size` keep views drawn at random."""
+        rows = rng.integers(len(self.items), size=size)
+        if self.cache is not None:
+            views = torch.from_numpy(rng.integers(self.config.cached_views, size=size))
+            rows_t = torch.from_numpy(rows)
+            student = net.forward_from_trunk(self.cache[0][views, rows_t].float(), self.config.train_layers)
+            return student, self.cache[1][views, rows_t]
+        batch = torch.from_numpy(np.stack([
+            self.preprocess(self.augmentation(self.items[row][0], self.items[row][1], rng)[0]) for row in rows
+        ]))
+        with torch.no_grad():
+            teacher_logits = self.teacher(batch)
+        return net(batch), teacher_logits
+
+
+class _KeepVal:
+    """Held-out keep pages at the four turns, as inference sees them, and the teacher's answers."""
+
+    def __init__(self, keep: KeepPages, net: PPLCNet, teacher: PPLCNet,
+                 preprocess: Callable[[np.ndarray], np.ndarray], config: TrainConfig) -> None:
+        self.size = 4 * len(keep.val)
+        self.chunk, self.layers = config.batch_size, config.train_layers if config.cached_views else None
+        if not self.size:
+            return
+        batch = torch.from_numpy(np.stack([preprocess(image) for image, _ in all_turns(keep.val)]))
+        with torch.no_grad():
+            net.eval()
+            if self.layers is not None:
+                batch = torch.cat([net.trunk(batch[i:i + self.chunk], self.layers) for i in range(0, len(batch), self.chunk)])
+            self.inputs = batch
+            self.teacher_answers = self._logits(teacher, batch).argmax(1)
+
+    def _logits(self, model: PPLCNet, batch: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        forward = (lambda x: model.forward_from_trunk(x, self.layers)) if self.layers is not None else model
+        return torch.cat([forward(batch[i:i + self.chunk]) for i in range(0, len(batch), self.chunk)])
+
+    @torch.no_grad()
+    def agreement(self, net: PPLCNet) -> float:
+        """Share of held-out keep views where `net` gives the teacher's answer."""
+        return float((self._logits(net, self.inputs).argmax(1) == self.teacher_answers).float().mean())
+
+
 def _settings(config: TrainConfig) -> dict[str, Any]:
     values = asdict(config)
     values["data"] = str(Path(config.data).expanduser().resolve())
+    values["keep"] = [str(Path(folder).expanduser().resolve()) for folder in config.keep]
     return {key: values[key] for key in _RESUME_KEYS}
 
 

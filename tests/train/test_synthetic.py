@@ -1,0 +1,68 @@
+"""Generated pages: every layout draws an upright page with ink where its layout puts it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pagefix.cli import main
+from pagefix.train.synthetic import LAYOUTS, render_page, word_source
+
+from .conftest import SMALL_PAGES
+
+
+def _page(layout, align=None, seed=0):
+    rng = np.random.default_rng(seed)
+    return render_page(word_source("latin", rng), [None], False, rng, SMALL_PAGES, layout, align)
+
+
+def _ink(page):
+    return cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) < 128
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_layout_draws_a_portrait_page_with_text(layout):
+    page = _page(layout)
+    assert page.shape[0] > page.shape[1] and page.dtype == np.uint8
+    assert 0.005 < _ink(page).mean() < 0.5
+
+
+def test_a_receipt_is_a_narrow_slip_and_a_table_has_rules():
+    receipt = _page("receipt")
+    assert receipt.shape[0] >= 2 * receipt.shape[1]
+    table = _ink(_page("table", seed=3))
+    assert (table.mean(axis=1) > 0.6).sum() >= 3  # the rules between rows cross the page
+
+
+def _line_ends(page):
+    """(first, last) inked column of every text row band."""
+    ink = _ink(page)
+    rows = ink.any(axis=1)
+    ends, start = [], None
+    for y, on in enumerate(np.append(rows, False)):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            columns = np.flatnonzero(ink[start:y].any(axis=0))
+            ends.append((columns[0], columns[-1]))
+            start = None
+    return np.array(ends)
+
+
+def test_justified_text_is_flush_on_both_sides_and_ragged_text_on_one():
+    justified, ragged = _line_ends(_page("text", "justify", seed=5)), _line_ends(_page("text", "ragged", seed=5))
+    # Most justified lines end within a few pixels of the widest; ragged lines spread out more.
+    right = lambda ends: np.mean(np.abs(ends[:, 1] - np.median(ends[:, 1])) < 6)  # noqa: E731
+    assert right(justified) > right(ragged)
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="unknown layout"):
+        _page("poster")
+
+
+def test_render_pages_takes_layouts(tmp_path):
+    assert main(["train", "render-pages", "--out", str(tmp_path), "--count", "2", "--layout", "receipt",
+                 "--layout", "table", "--seed", "1"]) == 0
+    assert len(list(tmp_path.glob("*.png"))) == 2
