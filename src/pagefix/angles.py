@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PageAngle", "iter_angles"]
 
+#: Pages per classifier call unless the caller says otherwise.
+_BATCH = 8
 #: Files decoded ahead of the classifier: decoding is most of the work, so keep a batch waiting.
 _AHEAD = 8
 #: Files that may hold many full-size pages (PDFs are rendered, TIFF frames are not reduced):
@@ -52,12 +54,14 @@ class PageAngle:
 def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise", "yield"] = "raise",
                 batch_size: int | None = None) -> Iterator[PageAngle | PageFailure]:
     """One `PageAngle` per page of `input` (any input `predict` takes), in order, with the
-    pipeline's classifier and view set; failures as in `predict_iter`."""
+    pipeline's classifier and view set; failures as in `predict_iter`. `batch_size`: pages per
+    classifier call (default: the pipeline's batch_size, at least 8)."""
     if errors not in ("raise", "yield"):
         raise ConfigError("errors must be 'raise' or 'yield'")
     classifier = pipeline.orientation_classifier
     views = pipeline.view_set
-    size = max(1, batch_size or pipeline.config.batch_size)
+    # Crops are small: a batch of pages costs little memory and saves model calls.
+    size = max(1, batch_size or max(_BATCH, pipeline.config.batch_size))
     pages = _decode_ahead(input, pipeline.limits, views.min_short_side)
     while chunk := list(itertools.islice(pages, size)):
         found = iter(classifier.predict([item.image for item in chunk if isinstance(item, Page)], views))
