@@ -45,7 +45,9 @@ def encode_image(image: np.ndarray, suffix: str, jpeg_quality: int | None = None
     if suffix not in _ENCODE_PARAMS:
         raise OutputError(f"cannot write images as {suffix!r}; use one of {', '.join(sorted(_ENCODE_PARAMS))}")
     if suffix == ".png" and image.ndim == 3 and image.shape[2] == 3 and png_encoder() == "fpng":
-        return _fpng.from_cv2(np.ascontiguousarray(image))
+        data = _fpng.from_cv2(np.ascontiguousarray(image))
+        if data:  # fpng signals a failure with no bytes; OpenCV then writes the page
+            return data
     params = list(_ENCODE_PARAMS[suffix])
     if jpeg_quality is not None and suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
