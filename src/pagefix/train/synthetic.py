@@ -138,6 +138,9 @@ def render_page(
     draw = ImageDraw.Draw(image)
     font_path = font_paths[int(rng.integers(len(font_paths)))]
     size = int(rng.integers(*style.font_px))
+    # Drawn before the margins whether or not a title is set: with layout "text" and a fixed
+    # `align` a seed gives the same page as before layouts existed (the README's evaluation set).
+    title_size = int(size * rng.uniform(1.4, 2.2))
     if layout in ("receipt", "columns"):  # narrow measures take smaller type
         size = max(10, int(size * 0.75))
     page = _Page(draw, next_word, _font(font_path, size), size, rtl, ink, rng)
@@ -149,10 +152,11 @@ def render_page(
         page.receipt()
     else:
         if rng.random() < 0.8:
-            title = _font(font_path, int(size * rng.uniform(1.4, 2.2)))
+            title = _font(font_path, title_size)
             words = _fill_line(next_word, title, page.width * rng.uniform(0.3, 0.8), draw)
             page.y = _draw_line(draw, words, title, page.left, page.y_start(), page.width, rtl, ink,
                                 "centre" if rng.random() < 0.4 else "ragged") + size
+        page.gap = rng.uniform(1.25, 1.8)
         chosen = align or ALIGNMENTS[int(rng.choice(len(ALIGNMENTS), p=[0.5, 0.35, 0.15]))]
         if layout == "text":
             page.paragraphs(page.left, page.width, chosen)
@@ -178,7 +182,7 @@ class _Page:
             draw, next_word, body, size, rtl, ink, rng)
         self.left = self.top = self.width = self.bottom = 0
         self.y: int | None = None
-        self.gap = rng.uniform(1.25, 1.8)
+        self.gap = 1.35  # line spacing as a multiple of the type size; running text draws its own
 
     def y_start(self) -> int:
         return self.top if self.y is None else self.y
