@@ -2,9 +2,9 @@
 
 For sorting an archive ("which of these million pages are sideways?") the full-size page is never
 needed: the classifier reads crops of a few hundred pixels. So JPEGs are decoded at 1/2, 1/4 or
-1/8 of their size in the DCT (as small as the view set allows), the next pages are decoded on a
-thread while the classifier runs, and pages go through the model in batches. PDFs and other
-formats are decoded as the pipeline decodes them.
+1/8 of their size in the DCT and PDF pages rendered at a lower scale (as small as the view set
+allows), single-page files are decoded on every core while the classifier runs, and pages go
+through the model in batches. Other formats are decoded whole.
 """
 
 from __future__ import annotations

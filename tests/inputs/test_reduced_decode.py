@@ -46,3 +46,17 @@ def test_other_formats_and_small_jpegs_come_whole(qualitative) -> None:
     jpg = qualitative / "RapidUnDistort__img_demo.jpg"
     whole = list(iter_pages(str(jpg)))[0].image
     assert list(iter_pages(str(jpg), min_short_side=min(whole.shape[:2])))[0].image.shape == whole.shape
+
+
+def test_pdf_pages_are_rendered_only_as_large_as_needed(tmp_path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "two.pdf"
+    pages = [Image.new("RGB", (1240, 1754), "white"), Image.new("RGB", (1754, 1240), "white")]
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=150)  # A4, portrait then landscape
+    full = [p.image.shape for p in iter_pages(str(path))]
+    small = [p.image.shape for p in iter_pages(str(path), min_short_side=300)]
+    for (fh, fw, _), (sh, sw, _) in zip(full, small):
+        assert 300 <= min(sh, sw) <= 302 and min(sh, sw) < min(fh, fw)
+        assert sh / sw == pytest.approx(fh / fw, rel=0.01)
+    assert [p.image.shape for p in iter_pages(str(path), min_short_side=5000)] == full  # never enlarged

@@ -69,8 +69,12 @@ def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float
     return fitted
 
 
-def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> Iterator[RenderedPage]:
+def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits,
+                   min_short_side: int | None = None) -> Iterator[RenderedPage]:
     """Yield (page index, BGR page or the error of that page) for each page, in order.
+
+    `min_short_side`: render each page only as large as this short side needs (never larger than
+    `limits.pdf_render_scale` makes it), for work that reads a small copy of each page only.
 
     The page count PDFium reports is the page tree's own `/Count`, which a file may inflate (a
     million pages with one real one) or make up around a cycle in `/Kids`. So the count is capped
@@ -105,7 +109,7 @@ def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> It
             yield from missing  # pages that failed before one that loads: each is its own failure
             missing = []
             try:
-                yield index, _render(page, index, limits)
+                yield index, _render(page, index, limits, min_short_side)
             except PagefixError as exc:
                 yield index, exc
         if missing:
@@ -150,12 +154,14 @@ def _load(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
             raise InputError(f"PDF page {index} cannot be loaded: {exc}") from exc
 
 
-def _render(page: pdfium.PdfPage, index: int, limits: Limits) -> np.ndarray:
+def _render(page: pdfium.PdfPage, index: int, limits: Limits, min_short_side: int | None = None) -> np.ndarray:
     with PDFIUM_LOCK:
         try:
             width, height = page.get_size()
             # The size is capped before render() allocates: pdf_render_scale lowers the scale.
             scale = pdf_render_scale(width, height, limits)
+            if min_short_side:
+                scale = min(scale, max(min_short_side / max(min(width, height), 1.0), limits.pdf_min_render_scale))
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
                 # pypdfium2 renders BGR(x) by default: already the pipeline's channel order.

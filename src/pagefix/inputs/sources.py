@@ -36,8 +36,9 @@ PageOrFailure = Union[Page, PageFailure]
 def iter_pages(source: Source, limits: Limits | None = None, min_short_side: int | None = None) -> Iterator[PageOrFailure]:
     """Yield the pages of `source` in order; failures come as `PageFailure` items.
 
-    `min_short_side`: JPEG files may be decoded smaller, down to this short side (see
-    `decode_image`); for work that reads a small copy of each page only.
+    `min_short_side`: JPEG files may be decoded smaller and PDF pages rendered smaller, down to
+    this short side (see `decode_image`, `iter_pdf_pages`); for work that reads a small copy of
+    each page only.
 
     >>> [p.page_index for p in iter_pages("report.pdf")]  # doctest: +SKIP
     [0, 1, 2]
@@ -166,7 +167,7 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
             )
         fmt = sniff_format(data[:1024])
         if fmt == "pdf":
-            for index, page in iter_pdf_pages(data, limits):
+            for index, page in iter_pdf_pages(data, limits, min_short_side):
                 yield _page_or_failure(page, input_path, index, "pdf")
             return
         # The file's own bytes can stand for a page left untouched, unless it was decoded smaller.
