@@ -31,8 +31,8 @@ __all__ = ["PageAngle", "iter_angles"]
 _BATCH = 8
 #: Files decoded ahead of the classifier: decoding is most of the work, so keep a batch waiting.
 _AHEAD = 8
-#: Files that may hold many full-size pages (PDFs are rendered, TIFF frames are not reduced):
-#: read one page at a time, in order, never all pages of one file at once.
+#: Files that may hold thousands of pages (`max_pdf_pages`, `max_frames`; TIFF frames come at full
+#: size): read one page at a time, in order, never all pages of one file at once.
 _STREAMED_SUFFIXES = (".pdf", ".tif", ".tiff")
 
 
