@@ -66,3 +66,10 @@ def test_render_pages_takes_layouts(tmp_path):
     assert main(["train", "render-pages", "--out", str(tmp_path), "--count", "2", "--layout", "receipt",
                  "--layout", "table", "--seed", "1"]) == 0
     assert len(list(tmp_path.glob("*.png"))) == 2
+
+
+def test_chinese_words_are_made_of_han_characters():
+    next_word = word_source("chinese", np.random.default_rng(3))
+    words = [next_word() for _ in range(200)]
+    han = [w.rstrip(",.:") for w in words if not w.isdigit()]
+    assert han and all("\u4e00" <= ch <= "\u9fff" for w in han for ch in w)

@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
         "set from the right for right-to-left scripts, in the layouts given with --layout.",
     )
     render.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
-    render.add_argument("--script", default="latin", help="hebrew, latin, cyrillic or greek (default: latin)")
+    render.add_argument("--script", default="latin", help="hebrew, latin, cyrillic, greek or chinese (default: latin)")
     render.add_argument("--font", action="append", metavar="FILE", help="TrueType/OpenType font with the script (repeatable)")
     render.add_argument("--text", metavar="FILE", help="UTF-8 text whose words fill the pages instead of generated ones")
     render.add_argument("--rtl", action="store_true", default=None, help="set lines right to left (default: from --script)")

@@ -48,6 +48,15 @@ _LATIN_LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
 _LATIN_WEIGHTS = [127, 91, 82, 75, 70, 67, 63, 61, 60, 43, 40, 28, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1]
 _CYRILLIC_LETTERS = "оеаинтсрвлкмдпуяызбгчйхжшюцщэфъё"
 _GREEK_LETTERS = "αοιετσνυρπκμλωδγηχθφβξζψ"
+# Frequent simplified Chinese characters; "words" of them are set with spaces, which real Chinese
+# text has not, but the page keeps the look the classifier reads: square glyphs on straight lines.
+_CHINESE_LETTERS = (
+    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对"
+    "可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公"
+    "同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正"
+    "名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并"
+    "内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表"
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ SCRIPTS: dict[str, ScriptSpec] = {
     "latin": ScriptSpec(_LATIN_LETTERS, _LATIN_WEIGHTS, _LATIN_WORDS, rtl=False),
     "cyrillic": ScriptSpec(_CYRILLIC_LETTERS, None, (), rtl=False),
     "greek": ScriptSpec(_GREEK_LETTERS, None, (), rtl=False),
+    "chinese": ScriptSpec(_CHINESE_LETTERS, None, (), rtl=False),
 }
 
 
