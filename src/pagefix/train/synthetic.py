@@ -226,7 +226,12 @@ class _Page:
         return [self.next_word() for _ in range(count)]
 
     def _pair(self, first: list[str], second: list[str], left: int, width: int, y: int) -> None:
-        """`first` at the reading start of the line, `second` against its far end."""
+        """`first` at the reading start of the line, `second` against its far end; words of `first`
+        are dropped until both fit with a gap (long words, as in Chinese, would overlap)."""
+        gap = self.draw.textlength("  ", font=self.body)
+        room = width - self.draw.textlength(" ".join(second), font=self.body) - gap
+        while len(first) > 1 and self.draw.textlength(" ".join(first), font=self.body) > room:
+            first = first[:-1]
         _draw_line(self.draw, first, self.body, left, y, width, self.rtl, self.ink, "ragged")
         _draw_line(self.draw, second, self.body, left, y, width, self.rtl, self.ink, "far")
 
