@@ -44,28 +44,15 @@ def iter_pages(source: Source, limits: Limits | None = None, min_short_side: int
     [0, 1, 2]
     """
     limits = limits or Limits()
-    if isinstance(source, (Page, PageFailure)):  # already decoded by a front end
-        yield source
-    elif isinstance(source, np.ndarray):
-        yield _array_page(source)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        yield from pages_from_bytes(bytes(source), None, limits, min_short_side)
-    elif isinstance(source, (str, os.PathLike)):
-        yield from _path_pages(os.fspath(source), limits, min_short_side)
-    elif isinstance(source, Iterable):
-        for item in source:
-            if isinstance(item, (list, tuple)) and not isinstance(item, np.ndarray):
-                yield PageFailure(None, None, InputError("nested lists are not accepted as input"))
-                continue
-            yield from iter_pages(item, limits, min_short_side)
-    else:
-        yield PageFailure(None, None, InputError(f"unsupported input type {type(source).__name__}"))
+    for item in iter_sources(source):
+        yield from _single_source_pages(item, limits, min_short_side)
 
 
 def iter_sources(source: Source) -> Iterator[Any]:
     """`source` split into single inputs (one file, URL, array or bytes each), in the order
     `iter_pages` reads them: directories listed, lists flattened; for callers that decode
-    several inputs at once. `iter_pages(item)` of each gives the pages `iter_pages(source)` gives."""
+    several inputs at once, and for `iter_pages` itself. `iter_pages(item)` of each gives the
+    pages `iter_pages(source)` gives."""
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         path = Path(text).expanduser()
@@ -85,6 +72,20 @@ def iter_sources(source: Source) -> Iterator[Any]:
         yield source  # iter_pages names the unsupported type
 
 
+def _single_source_pages(item: Any, limits: Limits, min_short_side: int | None) -> Iterator[PageOrFailure]:
+    """The pages of one item of `iter_sources` (a file, URL, array, bytes or a decoded page)."""
+    if isinstance(item, (Page, PageFailure)):  # already decoded by a front end
+        yield item
+    elif isinstance(item, np.ndarray):
+        yield _array_page(item)
+    elif isinstance(item, (bytes, bytearray, memoryview)):
+        yield from pages_from_bytes(bytes(item), None, limits, min_short_side)
+    elif isinstance(item, (str, os.PathLike)):
+        yield from _path_pages(os.fspath(item), limits, min_short_side)
+    else:
+        yield PageFailure(None, None, InputError(f"unsupported input type {type(item).__name__}"))
+
+
 def _array_page(array: np.ndarray) -> PageOrFailure:
     try:
         return Page(array_to_bgr(array))
@@ -101,12 +102,8 @@ def _path_pages(text: str, limits: Limits, min_short_side: int | None = None) ->
             return
         yield from pages_from_bytes(data, text, limits, min_short_side)
         return
-    path = Path(text).expanduser()
-    if path.is_dir():
-        for file in list_directory(path):
-            yield from _file_pages(file, limits, min_short_side=min_short_side)
-        return
-    yield from _file_pages(path, limits, shown=text, min_short_side=min_short_side)
+    # Directories were listed by iter_sources.
+    yield from _file_pages(Path(text).expanduser(), limits, shown=text, min_short_side=min_short_side)
 
 
 def list_directory(root: Path) -> list[Path]:

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import ModelStoreError
 from .openvino_runner import OpenVinoRunner, openvino_bf16_supported, openvino_installed
 from .runtime import OnnxRunner, Runner, RuntimeOptions, available_providers
+from .store import default_home
 
 __all__ = ["Candidate", "HpiChoice", "candidates", "choose_fastest", "load_runner"]
 
@@ -127,7 +128,7 @@ def _measure(found: list[Candidate], sample_shape: tuple[int, ...]) -> tuple[Hpi
 
 
 def _cache_path() -> Path:
-    return Path(os.environ.get("PAGEFIX_HOME") or "~/.cache/pagefix").expanduser() / "hpi.json"
+    return default_home() / "hpi.json"
 
 
 def _cache_key(path: Path, threads: int, names: list[str]) -> str:
