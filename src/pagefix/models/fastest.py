@@ -166,8 +166,14 @@ def _write_cache(key: str, value: dict[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".hpi.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        logger.debug("enable_hpi: cannot remember the choice in %s: %s", path, exc)
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1)
         os.replace(temp, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)  # a full disk leaves no half-written file behind
         logger.debug("enable_hpi: cannot remember the choice in %s: %s", path, exc)
