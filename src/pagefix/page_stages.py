@@ -201,7 +201,8 @@ def _resample(pipeline: DocPreprocessor, image: np.ndarray, grid: PageGrid | Pag
     if grid is None or grid.grid is None:  # unwarping off, or the page was found flat
         return _Unwarped(image, None if grid is None else grid.warp_score)
     try:
-        unwarped = unwarp_with_grid(image, grid.grid, keep_margin, fill_color(pipeline, keep_margin))
+        unwarped = unwarp_with_grid(image, grid.grid, keep_margin, fill_color(pipeline, keep_margin),
+                                    threads=pipeline.runtime.threads)
     except PagefixError as exc:
         return exc
     except MemoryError:

@@ -61,3 +61,10 @@ def test_output_is_uint8_and_leaves_the_page_untouched(page) -> None:
     out = apply_grid(page, _warped_grid(2))
     assert out.dtype == np.uint8 and out.shape == page.shape
     assert np.array_equal(page, before)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_tiles_on_several_threads_give_the_same_pixels(page, threads) -> None:
+    grid = _warped_grid(3)
+    one = apply_grid(page, grid, fill=255, margin=(30, 50))
+    assert np.array_equal(apply_grid(page, grid, fill=255, margin=(30, 50), threads=threads), one)
