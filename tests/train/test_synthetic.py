@@ -5,9 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PIL import features
 
 from pagefix.cli import main
-from pagefix.train.synthetic import LAYOUTS, render_page, word_source
+from pagefix.train.synthetic import LAYOUTS, SCRIPTS, render_page, word_source
 
 from .conftest import SMALL_PAGES
 
@@ -73,3 +74,39 @@ def test_chinese_words_are_made_of_han_characters():
     words = [next_word() for _ in range(200)]
     han = [w.rstrip(",.:") for w in words if not w.isdigit()]
     assert han and all("\u4e00" <= ch <= "\u9fff" for w in han for ch in w)
+
+
+def test_devanagari_pseudo_words_are_syllables():
+    next_word = word_source("devanagari", np.random.default_rng(4))
+    spec = SCRIPTS["devanagari"]
+    words = [w.rstrip(",.:") for w in (next_word() for _ in range(300)) if not w.isdigit()]
+    made = [w for w in words if w not in spec.words]  # the written-out words follow their own spelling
+    assert len(made) > 50
+    signs = spec.signs
+    for word in made:
+        assert word and word[0] not in signs  # a sign never opens a word
+        assert not any(a in signs and b in signs for a, b in zip(word, word[1:]))  # nor follows a sign
+
+
+@pytest.mark.skipif(not features.check("raqm"), reason="this Pillow has no libraqm")
+@pytest.mark.parametrize("script", ["arabic", "devanagari"])
+def test_shaped_scripts_draw_their_glyphs(script, tmp_path):
+    font = _noto_font(script)
+    if font is None:
+        pytest.skip(f"no Noto font for {script} on this machine")
+    rng = np.random.default_rng(6)
+    page = render_page(word_source(script, rng), [font], SCRIPTS[script].rtl, rng, SMALL_PAGES, "text",
+                       "ragged", shaped=True)
+    assert 0.005 < _ink(page).mean() < 0.5
+    # Right-to-left lines are flush right when ragged, left-to-right ones flush left.
+    ends = _line_ends(page)
+    spread = np.std(ends, axis=0)
+    assert (spread[0] > spread[1]) == SCRIPTS[script].rtl
+
+
+def _noto_font(script):
+    from pathlib import Path
+
+    name = {"arabic": "NotoNaskhArabic-Regular.ttf", "devanagari": "NotoSansDevanagari-Regular.ttf"}[script]
+    found = list(Path("/usr/share/fonts").rglob(name))
+    return str(found[0]) if found else None

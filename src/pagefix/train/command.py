@@ -58,6 +58,9 @@ def register(subparsers: Any) -> None:
                              "model's doubts, not only its answer (default: 2.0)")
     orientation.add_argument("--keep-val-fraction", type=float, default=0.2,
                              help="share of the keep pages held out to measure forgetting (default: 0.2)")
+    orientation.add_argument("--views", choices=("default", "reference"), default="default",
+                             help="the orientation_views the model will be used with: training crops "
+                             "imitate them (default: default, the voting views; reference: centre crops only)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
@@ -73,7 +76,7 @@ def register(subparsers: Any) -> None:
         "set from the right for right-to-left scripts, in the layouts given with --layout.",
     )
     render.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
-    render.add_argument("--script", default="latin", help="hebrew, latin, cyrillic, greek or chinese (default: latin)")
+    render.add_argument("--script", default="latin", help="hebrew, arabic, latin, cyrillic, greek, chinese or devanagari (default: latin)")
     render.add_argument("--font", action="append", metavar="FILE", help="TrueType/OpenType font with the script (repeatable)")
     render.add_argument("--text", metavar="FILE", help="UTF-8 text whose words fill the pages instead of generated ones")
     render.add_argument("--rtl", action="store_true", default=None, help="set lines right to left (default: from --script)")
@@ -116,7 +119,7 @@ def run_orientation(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, train_layers=args.train_layers, cached_views=args.cached_views, seed=args.seed,
         threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
         keep=tuple(args.keep), distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
-        keep_val_fraction=args.keep_val_fraction,
+        keep_val_fraction=args.keep_val_fraction, views=args.views,
     )
     result = train_orientation(config, bar=_bar(args))
     for record in result.history:
@@ -147,7 +150,10 @@ def run_render(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot read {args.text}: {exc.strerror or exc}") from exc
     fonts = args.font or [None]
-    rtl = SCRIPTS[args.script].rtl if args.rtl is None else args.rtl
+    spec = SCRIPTS[args.script]
+    if spec.shaped and not _can_shape():
+        raise ConfigError(f"--script {args.script} needs Pillow with libraqm for text shaping; this Pillow has none")
+    rtl = spec.rtl if args.rtl is None else args.rtl
     layouts = args.layout or ["text"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,8 +165,14 @@ def run_render(args: argparse.Namespace) -> int:
     with _bar(args)(total=args.count, desc="pages", unit="page") as bar:
         for index in range(args.count):
             layout = layouts[int(rng.integers(len(layouts)))] if len(layouts) > 1 else layouts[0]
-            page = render_page(next_word, fonts, rtl, rng, layout=layout, align=args.align)
+            page = render_page(next_word, fonts, rtl, rng, layout=layout, align=args.align, shaped=spec.shaped)
             cv2.imwrite(str(out / f"{args.script}_{index:05d}.png"), page)
             bar.update(1)
     print(f"wrote {args.count} pages to {out}")
     return 0
+
+
+def _can_shape() -> bool:
+    from PIL import features
+
+    return bool(features.check("raqm"))

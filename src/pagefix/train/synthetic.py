@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 __all__ = ["ALIGNMENTS", "LAYOUTS", "SCRIPTS", "PageStyle", "render_page", "word_source"]
 
@@ -59,12 +59,33 @@ _CHINESE_LETTERS = (
 )
 
 
+# Devanagari is written in syllables (pseudo-words are consonants, most followed by a vowel sign)
+# and Arabic in joined letters: both need a shaping engine (libraqm, which Pillow's wheels carry)
+# to place the signs and join the letters as a reader sees them.
+_DEVANAGARI_CONSONANTS = "कखगघचछजझटठडढणतथदधनपफबभमयरलवशषसह"
+_DEVANAGARI_SIGNS = "ािीुूेैोौंः"
+_DEVANAGARI_WORDS = (
+    "और का की के में है हैं यह वह से को पर भी नहीं एक कि जो लिए साथ तक था थे गया कर "
+    "सरकार भारत शहर दिन वर्ष काम पत्र रिपोर्ट खाता मूल्य भुगतान ग्राहक कंपनी पता तारीख"
+).split()
+_ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+_ARABIC_WEIGHTS = [14, 4, 4, 1, 2, 2, 1, 3, 1, 5, 1, 3, 2, 1, 1, 1, 1, 4, 1, 3, 3, 3, 10, 7, 6, 5, 7, 8]
+_ARABIC_WORDS = (
+    "في من على إلى هذا هذه التي الذي عن مع كان أن لا ما هو هي كل بين بعد قبل عند "
+    "مدينة يوم سنة عمل رسالة تقرير حساب سعر دفع شركة عنوان هاتف تاريخ مبلغ طلب خدمة"
+).split()
+
+
 @dataclass(frozen=True)
 class ScriptSpec:
     letters: str
     weights: Sequence[float] | None
     words: Sequence[str]
     rtl: bool
+    # Signs that follow a letter (Devanagari's vowel signs): pseudo-words are made of syllables.
+    signs: str = ""
+    # Needs a shaping engine: drawn with libraqm, which also orders right-to-left text itself.
+    shaped: bool = False
 
 
 SCRIPTS: dict[str, ScriptSpec] = {
@@ -73,6 +94,9 @@ SCRIPTS: dict[str, ScriptSpec] = {
     "cyrillic": ScriptSpec(_CYRILLIC_LETTERS, None, (), rtl=False),
     "greek": ScriptSpec(_GREEK_LETTERS, None, (), rtl=False),
     "chinese": ScriptSpec(_CHINESE_LETTERS, None, (), rtl=False),
+    "devanagari": ScriptSpec(_DEVANAGARI_CONSONANTS, None, _DEVANAGARI_WORDS, rtl=False,
+                             signs=_DEVANAGARI_SIGNS, shaped=True),
+    "arabic": ScriptSpec(_ARABIC_LETTERS, _ARABIC_WEIGHTS, _ARABIC_WORDS, rtl=True, shaped=True),
 }
 
 
@@ -81,6 +105,12 @@ def _pseudo_word(spec: ScriptSpec, rng: np.random.Generator) -> str:
     if spec.weights is not None:
         weights = np.asarray(spec.weights, dtype=np.float64)
         weights /= weights.sum()
+    if spec.signs:  # syllables: a letter, often followed by one sign
+        syllables = []
+        for _ in range(int(rng.integers(1, 5))):
+            letter = str(rng.choice(list(spec.letters)))
+            syllables.append(letter + (str(rng.choice(list(spec.signs))) if rng.random() < 0.6 else ""))
+        return "".join(syllables)
     length = int(rng.integers(2, 9))
     word = "".join(rng.choice(list(spec.letters), size=length, p=weights))
     if spec is SCRIPTS["hebrew"] and word[-1] in _HEBREW_FINAL:
@@ -129,10 +159,11 @@ class PageStyle:
 
 def render_page(
     next_word, font_paths: Sequence[str | os.PathLike[str] | None], rtl: bool, rng: np.random.Generator,
-    style: PageStyle = PageStyle(), layout: str = "text", align: str | None = None,
+    style: PageStyle = PageStyle(), layout: str = "text", align: str | None = None, shaped: bool = False,
 ) -> np.ndarray:
     """One upright page (BGR uint8). A `None` font is Pillow's built-in one (Latin only).
-    `layout` is one of `LAYOUTS`; `align` one of `ALIGNMENTS` (None: drawn at random)."""
+    `layout` is one of `LAYOUTS`; `align` one of `ALIGNMENTS` (None: drawn at random); `shaped`:
+    draw with the shaping engine (the script's `ScriptSpec.shaped`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
     if align is not None and align not in ALIGNMENTS:
@@ -153,7 +184,7 @@ def render_page(
     title_size = int(size * rng.uniform(1.4, 2.2))
     if layout in ("receipt", "columns"):  # narrow measures take smaller type
         size = max(10, int(size * 0.75))
-    page = _Page(draw, next_word, _font(font_path, size), size, rtl, ink, rng)
+    page = _Page(draw, next_word, _font(font_path, size, shaped), size, rtl, ink, rng)
     page.left = int(width * rng.uniform(*style.margin))
     page.top = int(height * rng.uniform(*style.margin) * (0.4 if layout == "receipt" else 1.0))
     page.width = width - 2 * page.left
@@ -162,7 +193,7 @@ def render_page(
         page.receipt()
     else:
         if rng.random() < 0.8:
-            title = _font(font_path, title_size)
+            title = _font(font_path, title_size, shaped)
             words = _fill_line(next_word, title, page.width * rng.uniform(0.3, 0.8), draw)
             page.y = _draw_line(draw, words, title, page.left, page.y_start(), page.width, rtl, ink,
                                 "centre" if rng.random() < 0.4 else "ragged") + size
@@ -302,11 +333,19 @@ class _Page:
         self.y += 2 * self.size
 
 
-def _font(path: str | os.PathLike[str] | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(path: str | os.PathLike[str] | None, size: int, shaped: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if path is None:
         return ImageFont.load_default(size=size)
+    if shaped:
+        if not features.check("raqm"):
+            raise ValueError("this script needs Pillow with libraqm (text shaping), which this Pillow lacks")
+        return ImageFont.truetype(str(Path(path)), size=size, layout_engine=ImageFont.Layout.RAQM)
     # BASIC layout with the string reversed by us: the same visual order with or without libraqm.
     return ImageFont.truetype(str(Path(path)), size=size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def _is_shaped(font) -> bool:
+    return getattr(font, "layout_engine", None) == ImageFont.Layout.RAQM
 
 
 def _fill_line(next_word, font, target: float, draw: ImageDraw.ImageDraw) -> list[str]:
@@ -325,10 +364,12 @@ def _draw_line(draw, words: list[str], font, left: int, y: int, width: int, rtl:
     (flush with the reading start: left, or right for right-to-left), "far" (flush with the other
     end), "centre" or "justify" (both ends, the space shared between the words)."""
     text = " ".join(words)
-    if rtl:
+    shaped = _is_shaped(font)
+    if rtl and not shaped:
         text = text[::-1]  # logical to visual order for a line of one right-to-left script
     if align == "justify" and len(words) > 1:
-        pieces = text.split(" ")
+        # Pieces from left to right; libraqm orders the letters inside each word itself.
+        pieces = words[::-1] if rtl and shaped else text.split(" ")
         lengths = [draw.textlength(piece, font=font) for piece in pieces]
         space = (width - sum(lengths)) / (len(pieces) - 1)
         x, bottom = float(left), y
