@@ -52,6 +52,32 @@ def test_augmentation_gives_square_crops_and_turns_labels_with_the_image():
     assert angle == 90
 
 
+def test_augmentation_imitates_the_default_views():
+    rng = np.random.default_rng(1)
+    page = np.full((700, 500, 3), 90, np.uint8)  # a dark page: white in a crop can only be letterbox paper
+    quiet = dict(turn_labels=False, skew_degrees=0.0)
+    columns = lambda image: image.mean(axis=(0, 2))  # noqa: E731 - brightness of each column
+    for _ in range(5):  # colour, noise and blur are random: the paper stays brighter than the page
+        boxed, _ = Augmentation(view_mix=(0, 1, 0), **quiet)(page, 0, rng)
+        # The whole page inside the kept 224 centre, letterbox paper on both sides.
+        assert min(columns(boxed)[:10].min(), columns(boxed)[-10:].min()) > columns(boxed)[128] + 30
+        for mix in ((1, 0, 0), (0, 0, 1)):
+            crop, _ = Augmentation(view_mix=mix, **quiet)(page, 0, rng)
+            assert crop.shape == (256, 256, 3) and np.ptp(columns(crop)) < 10  # crops stay inside the page
+    # At short side 512 the page's stripes are about twice as wide as in the reference's view.
+    striped = page.copy()
+    for x in range(0, 500, 100):
+        striped[:, x:x + 50] = 0
+    runs = {}
+    for name, mix in (("centre", (1, 0, 0)), ("long", (0, 0, 1))):
+        crop, _ = Augmentation(view_mix=mix, scale=(1.0, 1.0), **quiet)(striped, 0, np.random.default_rng(2))
+        row = crop[128].astype(int).sum(axis=1)
+        dark = row < (row.min() + row.max()) / 2
+        edges = np.flatnonzero(np.diff(dark.astype(int)))
+        runs[name] = np.median(np.diff(edges))  # pixels between changes: half a stripe period
+    assert 1.6 < runs["long"] / runs["centre"] < 2.4
+
+
 def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -40,10 +40,13 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "checkpoints/last.pt"
 # Gradients are clipped to this norm: a few bad steps on a small set must not wreck the weights.
 _MAX_GRAD_NORM = 5.0
+# The shares of centre, letterbox and long-side crops (`Augmentation.view_mix`) for each choice of
+# views the model will be used with.
+TRAIN_VIEWS = {"default": (0.5, 0.2, 0.3), "reference": (1.0, 0.0, 0.0)}
 # Settings that must match for a checkpoint to be resumed.
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
                 "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views",
-                "keep", "distill_weight", "distill_temperature", "keep_val_fraction")
+                "keep", "distill_weight", "distill_temperature", "keep_val_fraction", "views")
 
 
 @dataclass
@@ -67,6 +70,9 @@ class TrainConfig:
     distill_weight: float = 1.0
     distill_temperature: float = 2.0
     keep_val_fraction: float = 0.2
+    # The views training crops imitate: "default" (pagefix's voting views: centre crops, the page
+    # letterboxed, crops at short side 512) or "reference" (centre crops only).
+    views: str = "default"
     seed: int = 0
     threads: int | None = None
     base_model: str | None = None
@@ -130,7 +136,10 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     classifier = OrientationClassifier.from_files(base, RuntimeOptions(device="cpu", cpu_threads=threads))
     if tuple(classifier.labels) != ANGLES:
         raise ConfigError(f"the base model's labels {classifier.labels} are not {ANGLES}")
-    augmentation = Augmentation(resize_short=classifier.resize_short, labels=ANGLES)
+    if config.views not in TRAIN_VIEWS:
+        raise ConfigError(f"views must be one of {', '.join(TRAIN_VIEWS)}")
+    augmentation = Augmentation(resize_short=classifier.resize_short, crop_size=classifier.crop_size, labels=ANGLES,
+                                view_mix=TRAIN_VIEWS[config.views])
 
     limits = Limits()
     count = len((data / "train.txt").read_text(encoding="utf-8").splitlines()) if (data / "train.txt").is_file() else 0
@@ -279,7 +288,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
         "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
         "val_accuracy": val_accuracy, "seed": config.seed, "train_layers": config.train_layers,
-        "lr": config.lr, "batch_size": config.batch_size, "cached_views": config.cached_views,
+        "lr": config.lr, "batch_size": config.batch_size, "cached_views": config.cached_views, "views": config.views,
     }
     if keep is not None:
         metadata.update({
