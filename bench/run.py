@@ -14,7 +14,6 @@ RSS in fresh subprocesses. Nothing here is imported by pagefix.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
