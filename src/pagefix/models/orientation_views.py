@@ -60,14 +60,15 @@ def long_side_crops(image: np.ndarray, short_side: int, count: int = 3) -> list[
     return crops
 
 
-def letterbox(image: np.ndarray) -> list[np.ndarray]:
-    """The whole page shrunk to fit 224x224, centred on white."""
+def letterbox(image: np.ndarray, fit: float = CROP, side: int = CROP) -> list[np.ndarray]:
+    """The whole page shrunk so its long side is `fit` pixels, centred on a white `side`-square
+    (as a view: 224 on 224; training draws a slightly smaller page on a larger square)."""
     height, width = image.shape[:2]
-    scale = CROP / max(height, width)
+    scale = fit / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    canvas = np.full((CROP, CROP, 3), _WHITE, dtype=np.uint8)
-    y0, x0 = (CROP - new_h) // 2, (CROP - new_w) // 2
+    canvas = np.full((side, side, 3), _WHITE, dtype=np.uint8)
+    y0, x0 = (side - new_h) // 2, (side - new_w) // 2
     canvas[y0:y0 + new_h, x0:x0 + new_w] = small
     return [canvas]
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..evaluation.datasets import turn_content
+from ..models.orientation_views import RECIPE_SHORT_SIDES, letterbox
 
 __all__ = ["VIEW_KINDS", "Augmentation"]
 
@@ -52,12 +53,14 @@ class Augmentation:
 
     def _scale_and_crop(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         kind = VIEW_KINDS[int(rng.choice(len(VIEW_KINDS), p=np.asarray(self.view_mix) / sum(self.view_mix)))]
-        if kind == "letterbox":
-            return self._letterbox(image, rng)
+        if kind == "letterbox":  # the whole page, its long side filling 90-100% of the kept centre
+            return letterbox(image, self.crop_size * rng.uniform(0.9, 1.0), self.resize_short)[0]
         if kind == "centre":
             return self._crop(image, self.resize_short * rng.uniform(*self.scale), self.shift, cv2.INTER_LINEAR, rng)
-        # The voting views' long-side crops: short side 512, anywhere along the page.
-        return self._crop(image, 2 * self.resize_short * rng.uniform(0.9, 1.1), 1.0, cv2.INTER_AREA, rng)
+        # The voting views' long-side crops (short side 512 where the centre crop has 256), anywhere
+        # along the page.
+        long_short = self.resize_short * RECIPE_SHORT_SIDES["long3_512"] / RECIPE_SHORT_SIDES["centre256"]
+        return self._crop(image, long_short * rng.uniform(0.9, 1.1), 1.0, cv2.INTER_AREA, rng)
 
     def _crop(self, image: np.ndarray, short: float, shift: float, interpolation: int,
               rng: np.random.Generator) -> np.ndarray:
@@ -72,17 +75,6 @@ class Augmentation:
         y0 = int(round(slack_y / 2 + rng.uniform(-1, 1) * shift * slack_y / 2))
         return resized[y0:y0 + side, x0:x0 + side]
 
-    def _letterbox(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The whole page, its long side filling 90-100% of the kept centre, on white."""
-        height, width = image.shape[:2]
-        factor = self.crop_size * rng.uniform(0.9, 1.0) / max(height, width)
-        new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
-        small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        side = self.resize_short
-        canvas = np.full((side, side, 3), 255, dtype=np.uint8)
-        y0, x0 = (side - new_h) // 2, (side - new_w) // 2
-        canvas[y0:y0 + new_h, x0:x0 + new_w] = small
-        return canvas
 
     def _skew(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.skew_degrees <= 0 or rng.random() < 0.5:
