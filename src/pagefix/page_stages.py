@@ -26,7 +26,7 @@ from .inputs import Page, PageFailure
 from .mapping import PageMap
 from .models import quarter_turn
 from .models.unwarping import margin_pixels, unwarp_with_grid
-from .models.warp_score import ProbeFrame, probe_image, read_probe
+from .models.warp_score import ProbeFrame, probe_image, run_probes
 from .result import AngleDecision, PageResult
 
 if TYPE_CHECKING:
@@ -120,9 +120,7 @@ def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[
     scores: list[float | None] = [None] * len(inputs)
     warped = list(range(len(inputs)))
     if settings["skip_flat_pages"]:
-        probe_grids = unwarper.grids_for_model_images([item.probe for item in inputs])  # type: ignore[misc]
-        frames = [item.probe_frame for item in inputs]
-        probes = [read_probe(grid, frame) for grid, frame in zip(probe_grids, frames)]  # type: ignore[arg-type]
+        probes = run_probes(unwarper, [item.probe for item in inputs], [item.probe_frame for item in inputs])  # type: ignore[misc]
         scores = [probe.score for probe in probes]
         limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
         warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]

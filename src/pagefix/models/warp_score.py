@@ -28,6 +28,7 @@ __all__ = [
     "probe_image",
     "probe_nodes",
     "read_probe",
+    "run_probes",
     "warp_probes",
 ]
 
@@ -118,8 +119,13 @@ def read_probe(grid: np.ndarray, frame: ProbeFrame) -> WarpProbe:
     return WarpProbe(homography_residual(nodes, frame.page_shape), identity_distance(nodes, frame.page_shape))
 
 
+def run_probes(unwarper: Unwarper, probes: Sequence[np.ndarray], frames: Sequence[ProbeFrame]) -> list[WarpProbe]:
+    """The verdicts for pages already made `probe_image`s (one UVDoc call for all of them)."""
+    grids = unwarper.grids_for_model_images(probes)
+    return [read_probe(grid, frame) for grid, frame in zip(grids, frames)]
+
+
 def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = PROBE_PAD) -> list[WarpProbe]:
     """Probe each page (one UVDoc call for all of them)."""
     framed = [probe_image(unwarper, image, pad) for image in images]
-    grids = unwarper.grids_for_model_images([small for small, _ in framed])
-    return [read_probe(grid, frame) for grid, (_, frame) in zip(grids, framed)]
+    return run_probes(unwarper, [small for small, _ in framed], [frame for _, frame in framed])
