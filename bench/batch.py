@@ -33,7 +33,7 @@ HAND_LOOP = """
 import sys
 from pathlib import Path
 from pagefix import DocPreprocessor
-from pagefix.outputs import encode_image, write_atomic
+from pagefix.outputs.files import encode_image, write_atomic
 
 source, out = sys.argv[1], Path(sys.argv[2])
 pipeline = DocPreprocessor()

@@ -155,9 +155,9 @@ def decode(path: Path, reduce: int = 1) -> np.ndarray:
 
 def bench_stages(paths: dict[str, Path], threads: int, repeat: int) -> dict[str, float]:
     """Per-stage medians on the photo, each stage on its real input."""
-    from pagefix.models.unwarping import apply_grid
+    from pagefix.geometry.resample import apply_grid
     from pagefix.models.warp_score import warp_probes
-    from pagefix.outputs import encode_image
+    from pagefix.outputs.files import encode_image
 
     pipeline = make_pipeline(threads)
     classifier, unwarper = pipeline.orientation_classifier, pipeline.unwarper
@@ -199,7 +199,7 @@ def bench_hpi(paths: dict[str, Path], threads: int, repeat: int) -> dict[str, ob
 
     from pagefix.models import ModelStore, RuntimeOptions
     from pagefix.models.fastest import candidates, choose_fastest
-    from pagefix.outputs import encode_image
+    from pagefix.outputs.files import encode_image
 
     store, options = ModelStore(), RuntimeOptions(device="cpu", cpu_threads=threads, enable_hpi=True)
     base = make_pipeline(threads)
@@ -208,7 +208,7 @@ def bench_hpi(paths: dict[str, Path], threads: int, repeat: int) -> dict[str, ob
     uvdoc = store.resolve("unwarping").path
     for candidate in candidates(uvdoc, options, bf16_ok=True):
         runner = candidate.load()
-        r["unwarp_model"][candidate.name] = median_time(lambda: runner(batch), repeat)  # type: ignore[index]
+        r["unwarp_model"][candidate.name] = median_time(lambda run=runner: run(batch), repeat)  # type: ignore[index]
         del runner
     unwarper, classifier = copy.copy(base.unwarper), copy.copy(base.orientation_classifier)
     unwarper.runner = choose_fastest(uvdoc, options, batch.shape, bf16_ok=True, remember=False)
@@ -254,7 +254,7 @@ def bench_orientation_only(scans: list[Path], threads: int, repeat: int) -> dict
         t = median_time(lambda: classifier.predict(images, view_set), repeat)
         r[f"{views}_model_s_per_page_batched"] = t / len(scans)
     # pagefix's orientation-only path: DCT-reduced decode, decoding ahead on a thread, batches.
-    from pagefix.angles import iter_angles
+    from pagefix.pipeline.angles import iter_angles
 
     for views in ("reference", "default"):
         angles = sharing_models(pipeline, use_doc_unwarping=False, orientation_views=views)
@@ -269,7 +269,7 @@ def bench_orientation_only(scans: list[Path], threads: int, repeat: int) -> dict
 
 def bench_pdf(path: Path, threads: int, prefetch: int) -> dict[str, float]:
     from pagefix import pipeline as pipeline_module
-    from pagefix.outputs import encode_image
+    from pagefix.outputs.files import encode_image
 
     pipeline = make_pipeline(threads)
     pipeline_module.DocPreprocessor.prefetch_pages = prefetch
@@ -287,7 +287,7 @@ def bench_pdf(path: Path, threads: int, prefetch: int) -> dict[str, float]:
 # -- children (fresh processes for peak RSS) ------------------------------------------------------
 
 def child(kind: str, path: str, threads: int) -> None:
-    from pagefix.outputs import encode_image
+    from pagefix.outputs.files import encode_image
 
     if kind == "photo":
         pipeline = make_pipeline(threads)
@@ -409,7 +409,7 @@ def main() -> None:
 
 
 def render(n: dict, rss_pages: int) -> str:
-    from pagefix.outputs import png_encoder
+    from pagefix.outputs.files import png_encoder
 
     s, o, peers = n["stages"], n["orientation_only"], n["peers"]
     floor = UVDOC_GFLOP / n["gemm_gflops"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def test_help_documents_every_flag_of_the_reference(capsys):
 
 @pytest.mark.parametrize(("value", "expected"), [("True", True), ("false", False), ("1", True), ("No", False)])
 def test_booleans_parse_as_the_reference(value, expected):
-    from pagefix.cli import parse_args
+    from pagefix.cli.main import parse_args
 
     args = parse_args(["doc_preprocessor", "-i", "x.jpg", "--use_doc_unwarping", value])
     assert args.use_doc_unwarping is expected

@@ -5,7 +5,6 @@ doc_preprocessor, on ONNX Runtime).
 >>> [r.print() for r in DocPreprocessor().predict("photo.jpg")]  # doctest: +SKIP
 """
 
-from .angles import PageAngle
 from .errors import (
     ChecksumError,
     ConfigError,
@@ -20,9 +19,10 @@ from .errors import (
 )
 from .inputs import Page, PageFailure
 from .limits import Limits
-from .pdf_writer import save_pdf
-from .pipeline import DocPreprocessor
-from .result import PageResult
+from .outputs.pdf import save_pdf
+from .pipeline.angles import PageAngle
+from .pipeline.preprocessor import DocPreprocessor
+from .pipeline.result import PageResult
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,9 @@
     ├── ModelStoreError            a model cannot be found, fetched or loaded
     │   └── ChecksumError          a model file does not match its pinned SHA-256
     ├── ConfigError                a setting or configuration file is invalid
-    └── DeviceError                a requested device or execution provider is not available
+    ├── DeviceError                a requested device or execution provider is not available
+    ├── OutputError                a result could not be written (read-only or full disk, bad path)
+    └── OcrError                   tesseract is missing or failed on a page (evaluation only)
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "InputError",
     "LimitExceededError",
     "ModelStoreError",
+    "OcrError",
+    "OutputError",
     "PagefixError",
     "PasswordProtectedError",
     "UnsupportedFormatError",
@@ -66,3 +70,11 @@ class ConfigError(PagefixError):
 
 class DeviceError(PagefixError):
     """The requested device or execution provider is not available."""
+
+
+class OutputError(PagefixError):
+    """A result could not be written (read-only or full disk, bad path)."""
+
+
+class OcrError(PagefixError):
+    """tesseract is missing or failed on a page (the unwarping evaluation's CER)."""

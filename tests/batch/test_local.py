@@ -146,7 +146,7 @@ def test_exit_codes_summary_and_no_ray_on_the_local_path(collection, tmp_path):
         (flat / Path(name).name).write_bytes((collection.root / name).read_bytes())
     code = (
         "import sys\n"
-        "from pagefix.cli import main\n"
+        "from pagefix.cli.main import main\n"
         "status = main(sys.argv[1:])\n"
         "assert 'ray' not in sys.modules, 'the local engine imported ray'\n"
         "sys.exit(status)\n"
@@ -164,7 +164,7 @@ def test_exit_codes_summary_and_no_ray_on_the_local_path(collection, tmp_path):
 
 
 def test_missing_extras_name_the_extra(tmp_path, collection):
-    code = "import sys; sys.modules[sys.argv[1]] = None\nfrom pagefix.cli import main\nsys.exit(main(sys.argv[2:]))"
+    code = "import sys; sys.modules[sys.argv[1]] = None\nfrom pagefix.cli.main import main\nsys.exit(main(sys.argv[2:]))"
     for module, extra in (("pyarrow", "pagefix[batch]"), ("ray", "pagefix[ray]")):
         engine = ["--engine", "ray"] if module == "ray" else []
         result = subprocess.run(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 
 
 def test_photo_manifest_is_scored_through_the_pipeline(shared_data, tmp_path, capsys):

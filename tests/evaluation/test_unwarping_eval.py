@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 from pagefix.errors import InputError
 from pagefix.evaluation.metrics import (
     MSSSIM_WEIGHTS,

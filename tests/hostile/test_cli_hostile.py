@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import cv2
-from hostile_support import NO_MODELS, run_cli
 from hostile_corpus import corpus
+from hostile_support import NO_MODELS, run_cli
 
 GIB = 1024
 

@@ -22,9 +22,9 @@ import pytest
 from hostile_support import NO_MODELS, CliProcess, run_cli
 from PIL import Image
 
-from pagefix.errors import ModelStoreError
+from pagefix.errors import ModelStoreError, OutputError
 from pagefix.models.store import MODELS, ModelStore
-from pagefix.outputs import OutputError, write_atomic
+from pagefix.outputs.files import write_atomic
 
 ORIENTATION = "PP-LCNet_x1_0_doc_ori"
 

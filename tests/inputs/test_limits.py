@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pagefix.config import load_config
 from pagefix.errors import ConfigError
 from pagefix.limits import Limits
+from pagefix.pipeline.settings import load_config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

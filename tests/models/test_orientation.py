@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from pagefix.geometry.turns import quarter_turn
 from pagefix.inputs import iter_pages
-from pagefix.models import quarter_turn
 from pagefix.models.orientation_views import VIEW_SETS, combine_views, make_crops, view_agreement
 
 TURNS = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}

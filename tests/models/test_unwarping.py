@@ -8,8 +8,8 @@ import csv
 import cv2
 import numpy as np
 
+from pagefix.geometry.resample import apply_grid
 from pagefix.inputs import iter_pages
-from pagefix.models.unwarping import apply_grid
 
 
 def reference_grid_sample(image: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ import cv2
 import pytest
 
 from pagefix import DocPreprocessor, InputError
+from pagefix.geometry.turns import quarter_turn
 from pagefix.inputs import PageFailure, iter_pages
-from pagefix.models import quarter_turn
 
 PAGES = [
     "publaynet__examples_PMC3976938_00002.jpg",

@@ -12,7 +12,7 @@ import numpy as np
 from pagefix import PageFailure
 from pagefix.errors import InputError
 from pagefix.inputs import Page
-from pagefix.page_stages import PreparedPage
+from pagefix.pipeline.stages import PreparedPage
 
 
 def _pages(shared_data):

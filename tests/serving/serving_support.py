@@ -15,6 +15,7 @@ from PIL import Image
 
 from pagefix.serving.server import server_for
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

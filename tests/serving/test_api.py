@@ -9,8 +9,8 @@ import io
 import httpx
 import numpy as np
 import pytest
-from serving_support import b64, decode_png, encode, running
 from PIL import Image
+from serving_support import b64, decode_png, encode, running
 
 from pagefix.serving import create_app
 from pagefix.serving.settings import ServingSettings

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from pagefix.cli import main  # noqa: E402
+from pagefix.cli.main import main  # noqa: E402
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from PIL import Image
 from serving_support import b64, encode, free_port, running
 
 from pagefix import DocPreprocessor
-from pagefix.cli import main
+from pagefix.cli.main import main
 from pagefix.serving import create_app
 from pagefix.serving.settings import ServingSettings
 

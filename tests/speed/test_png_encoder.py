@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.outputs import OutputError, encode_image, png_encoder
+from pagefix.errors import OutputError
+from pagefix.outputs.files import encode_image, png_encoder
 
 
 @pytest.fixture(scope="module")

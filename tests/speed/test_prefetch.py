@@ -6,11 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
 
-from pagefix.prefetch import BackgroundWriter, prefetch
+from pagefix.pipeline.prefetch import BackgroundWriter, prefetch
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3])

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.models.unwarping import align_corners_matrix, align_corners_positions, apply_grid, grid_to_pixel_maps
+from pagefix.geometry.resample import align_corners_matrix, align_corners_positions, apply_grid, grid_to_pixel_maps
 
 
 def _straightforward(image: np.ndarray, grid: np.ndarray, margin: tuple[int, int], fill: int) -> np.ndarray:

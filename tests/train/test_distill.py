@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 from pagefix.errors import ConfigError, InputError
 from pagefix.evaluation.datasets import ANGLES, turn_content
 from pagefix.limits import Limits

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 from pagefix.errors import ConfigError
 from pagefix.evaluation.datasets import read_label_names, read_split
 from pagefix.train.augment import Augmentation

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import features
 
-from pagefix.cli import main
+from pagefix.cli.main import main
 from pagefix.train.synthetic import LAYOUTS, SCRIPTS, render_page, word_source
 
 from .conftest import SMALL_PAGES

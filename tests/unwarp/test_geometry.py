@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.mapping import PageMap, turn_matrix
-from pagefix.models import quarter_turn
-from pagefix.models.unwarping import align_corners_matrix, apply_grid, grid_to_pixel_maps, margin_pixels
+from pagefix.geometry.point_maps import PageMap
+from pagefix.geometry.resample import align_corners_matrix, apply_grid, grid_to_pixel_maps, margin_pixels
+from pagefix.geometry.turns import quarter_turn, turn_matrix
 from pagefix.models.warp_score import homography_residual, identity_distance, pad_for_probe, probe_nodes
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
-from pagefix.models.unwarping import align_corners_matrix, apply_grid, grid_to_nodes, margin_pixels
+from pagefix.geometry.resample import align_corners_matrix, apply_grid, grid_to_nodes, margin_pixels
 
 MARGIN = 0.17
 # By default: the pages the reference's unwarp cuts most (measured with the full run), and two

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pagefix import save_pdf
-from pagefix.cli import main
+from pagefix.cli.main import main
 
 FLAT_JPEG = "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"
 WARPED_JPEG = "unwarp/docunet_crop/1_1.jpg"

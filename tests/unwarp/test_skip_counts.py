@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pagefix.config import PipelineConfig
 from pagefix.models.warp_score import warp_probes
+from pagefix.pipeline.settings import PipelineConfig
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pagefix import ConfigError, DocPreprocessor
-from pagefix.models.unwarping import apply_grid
+from pagefix.geometry.resample import apply_grid
 
 FLAT_JPEG = "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"
 CURLED = "unwarp/inv3d_real/00411/warped_document_curled_bright.jpg"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import LimitExceededError, ConfigError, InputError
+from ..errors import ConfigError, InputError, LimitExceededError
 from ..inputs import IMAGE_SUFFIXES
 
 __all__ = ["InputFile", "Listing", "Namer", "filesystem_groups", "list_inputs", "open_filesystem", "read_input"]

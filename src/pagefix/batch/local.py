@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ..pipeline import DocPreprocessor
+from ..pipeline.preprocessor import DocPreprocessor
 from .listing import InputFile, read_input
 from .tree import OutputTree
 from .work import FileProcessor

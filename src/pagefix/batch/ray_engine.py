@@ -144,7 +144,7 @@ def _staged(ray: Any, dataset: Any, spec: dict[str, Any], settings: RayOptions, 
     """Three actor pools (`ray_stages`): prepare on CPUs, UVDoc on GPUs (CPUs with 0 GPUs), finish on
     CPUs. A CPU worker is a prepare actor and a finish actor sharing `worker_cpus`; each UVDoc actor
     reserves `worker_cpus` too (it feeds its GPU), and the CPU workers default to what is left."""
-    from ..config import load_config
+    from ..pipeline.settings import load_config
     from .ray_stages import FinishWorker, PrepareWorker, UnwarpWorker
 
     gpus = settings.unwarp_gpus
@@ -190,7 +190,7 @@ class _FusedWorker:
         import cv2
         import ray
 
-        from ..pipeline import DocPreprocessor
+        from ..pipeline.preprocessor import DocPreprocessor
         from .tree import OutputTree
         from .work import FileProcessor
 

@@ -1,4 +1,4 @@
-"""`--ray_layout staged`: the pipeline's three page stages (`pagefix.page_stages`) as three Ray Data
+"""`--ray_layout staged`: the pipeline's three page stages (`pagefix.pipeline.stages`) as three Ray Data
 actor pools, so UVDoc can run on GPU nodes and everything else on CPU nodes:
 
 1. `PrepareWorker` (CPU): one input file's bytes -> decode -> `DocPreprocessor.prepare_pages`;
@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from ..inputs import Page, PageFailure
-from ..page_stages import PreparedPage
+from ..pipeline.stages import PreparedPage
 from .listing import InputFile
 from .manifest import COLUMNS, require_pyarrow, rows_to_table
 
@@ -43,7 +43,7 @@ def stage_schema(state: str) -> Any:
 def _pipeline(spec: dict[str, Any], **overrides: Any) -> Any:
     import cv2
 
-    from ..pipeline import DocPreprocessor
+    from ..pipeline.preprocessor import DocPreprocessor
 
     cv2.setNumThreads(spec["threads"])  # OpenCV would otherwise use every core of the node
     return DocPreprocessor(**{**spec["pipeline"], **overrides})

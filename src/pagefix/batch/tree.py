@@ -16,7 +16,8 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from ..outputs import OutputError, write_atomic
+from ..errors import OutputError
+from ..outputs.files import write_atomic
 from .listing import open_filesystem
 
 __all__ = ["OutputTree"]

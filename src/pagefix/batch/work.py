@@ -14,10 +14,10 @@ from typing import Any
 from ..errors import LimitExceededError, PagefixError
 from ..inputs import Page, PageFailure, pages_from_bytes
 from ..models.store import sha256_of
-from ..outputs import encode_image
-from ..pdf_writer import PdfWriter
-from ..pipeline import DocPreprocessor
-from ..result import PageResult
+from ..outputs.files import encode_image
+from ..outputs.pdf import PdfWriter
+from ..pipeline.preprocessor import DocPreprocessor
+from ..pipeline.result import PageResult
 from .listing import InputFile
 from .tree import OutputTree
 

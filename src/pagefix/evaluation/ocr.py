@@ -13,13 +13,9 @@ import subprocess
 import cv2
 import numpy as np
 
-from ..errors import PagefixError
+from ..errors import OcrError
 
 __all__ = ["OcrError", "ocr_text", "tesseract_path"]
-
-
-class OcrError(PagefixError):
-    """tesseract is missing or failed on a page."""
 
 
 def tesseract_path() -> str | None:

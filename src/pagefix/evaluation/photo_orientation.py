@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import PagefixError
 from ..inputs import PageFailure
 from ..limits import Limits
-from ..pipeline import DocPreprocessor
+from ..pipeline.preprocessor import DocPreprocessor
 from .datasets import ANGLES, LabelledPage, turn_content
 from .orientation import Prediction
 from .page_match import upright_turn

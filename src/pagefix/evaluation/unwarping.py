@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import InputError, PagefixError
 from ..inputs import Page, iter_pages
 from ..limits import Limits
-from ..pipeline import DocPreprocessor
+from ..pipeline.preprocessor import DocPreprocessor
 from .metrics import character_error_rate, local_distortion, ms_ssim, prepare_pair
 from .ocr import ocr_text
 from .tables import format_table

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +29,8 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pdf"}
 )
 
-Source = Union[np.ndarray, bytes, str, os.PathLike, Iterable[Any]]
-PageOrFailure = Union[Page, PageFailure]
+Source = np.ndarray | bytes | str | os.PathLike | Iterable[Any]
+PageOrFailure = Page | PageFailure
 
 
 def iter_pages(source: Source, limits: Limits | None = None, min_short_side: int | None = None) -> Iterator[PageOrFailure]:

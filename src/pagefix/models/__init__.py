@@ -1,10 +1,10 @@
 """The model layer: model files (store), ONNX Runtime sessions (runtime), and one module per model
 family with its own pre- and post-processing. Models see arrays, never paths of pages."""
 
-from .orientation import Orientation, OrientationClassifier, quarter_turn
+from .orientation import Orientation, OrientationClassifier
 from .runtime import OnnxRunner, Runner, RuntimeOptions
 from .store import DEFAULT_MODELS, MODELS, ModelFiles, ModelSpec, ModelStore
-from .unwarping import Unwarper, apply_grid
+from .unwarping import Unwarper
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -18,6 +18,4 @@ __all__ = [
     "Runner",
     "RuntimeOptions",
     "Unwarper",
-    "apply_grid",
-    "quarter_turn",
 ]

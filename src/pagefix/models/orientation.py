@@ -6,37 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set, view_agreement
 from .fastest import load_runner
+from .orientation_views import ViewSet, centre_crop, combine_views, make_crops, resolve_view_set, view_agreement
 from .runtime import Runner, RuntimeOptions
 from .store import ModelFiles
 
-__all__ = ["Orientation", "OrientationClassifier", "quarter_turn"]
-
-# cv2.rotate codes that undo a clockwise turn of the content by the label.
-_UNDO_TURN = {
-    90: cv2.ROTATE_90_COUNTERCLOCKWISE,
-    180: cv2.ROTATE_180,
-    270: cv2.ROTATE_90_CLOCKWISE,
-}
-
-
-def quarter_turn(image: np.ndarray, angle: int) -> np.ndarray:
-    """Turn a page whose content is rotated `angle` degrees clockwise back upright.
-
-    Exact and lossless (no resampling): unlike the reference's warpAffine recipe, it neither
-    shifts the page by one pixel nor draws a black line along an edge.
-    """
-    angle %= 360
-    if angle == 0:
-        return image
-    if angle not in _UNDO_TURN:
-        raise ValueError(f"angle must be a multiple of 90, got {angle}")
-    return cv2.rotate(image, _UNDO_TURN[angle])
-
+__all__ = ["Orientation", "OrientationClassifier"]
 
 @dataclass(frozen=True)
 class Orientation:

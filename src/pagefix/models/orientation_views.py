@@ -146,7 +146,6 @@ def combine_views(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarray
     """Per-angle log-score of one page from its views' probabilities [n_views, 4]."""
     logs = np.log(np.clip(probabilities, 1e-6, 1.0))
     score = np.zeros(probabilities.shape[1], dtype=np.float64)
-    n = probabilities.shape[1]
     for row, k in zip(logs, turns):
         score += np.roll(row, -k)  # element a of the rolled row is row[(a + k) mod n]
     return score

@@ -21,8 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ..config import load_config
 from ..errors import FetchError, InputError, PagefixError
+from ..pipeline.settings import load_config
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
@@ -60,7 +60,7 @@ def create_app(
     is built now, so its models load once, before the first request. The `Serving:` section of
     `config` (or of the pipeline's own config) gives the settings unless `settings` is passed."""
     if pipeline is None:
-        from ..pipeline import DocPreprocessor
+        from ..pipeline.preprocessor import DocPreprocessor
 
         pipeline = DocPreprocessor(paddlex_config=config, **pipeline_kwargs)
     if settings is None:

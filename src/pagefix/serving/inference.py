@@ -13,12 +13,12 @@ from typing import Any, NoReturn, Protocol
 import cv2
 import numpy as np
 
-from ..config import PipelineConfig
 from ..errors import InputError
 from ..inputs import Page, PageFailure, pages_from_bytes
 from ..limits import Limits
-from ..outputs import encode_image
-from ..result import PageResult
+from ..outputs.files import encode_image
+from ..pipeline.result import PageResult
+from ..pipeline.settings import PipelineConfig
 from .files import check_file_type, read_file_field
 from .schemas import (
     DocPreprocessingResult,

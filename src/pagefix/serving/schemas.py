@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..config import MAX_KEEP_MARGIN
+from ..pipeline.settings import MAX_KEEP_MARGIN
 
 __all__ = [
     "DataInfo",
@@ -110,7 +110,7 @@ class TIFFInfo(BaseModel):
     type: Literal["tiff"] = "tiff"
 
 
-DataInfo = Annotated[Union[ImageInfo, PDFInfo, TIFFInfo], Field(discriminator="type")]
+DataInfo = Annotated[ImageInfo | PDFInfo | TIFFInfo, Field(discriminator="type")]
 
 
 class InferResult(BaseModel):

@@ -16,7 +16,7 @@ from ..errors import ConfigError, InputError
 from ..evaluation.datasets import ANGLES, read_split, turn_content
 from ..inputs import Page, iter_pages, list_directory
 from ..limits import Limits
-from ..outputs import write_atomic
+from ..outputs.files import write_atomic
 
 __all__ = ["DatasetSummary", "load_split", "make_dataset", "shrink_to_working_size"]
 

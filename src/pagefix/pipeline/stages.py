@@ -21,16 +21,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .errors import InputError, PagefixError
-from .inputs import Page, PageFailure
-from .mapping import PageMap
-from .models import quarter_turn
-from .models.unwarping import margin_pixels, unwarp_with_grid
-from .models.warp_score import ProbeFrame, probe_image, run_probes
+from ..errors import InputError, PagefixError
+from ..geometry.point_maps import PageMap
+from ..geometry.resample import margin_pixels
+from ..geometry.turns import quarter_turn
+from ..inputs import Page, PageFailure
+from ..models.unwarping import unwarp_with_grid
+from ..models.warp_score import ProbeFrame, probe_image, run_probes
 from .result import AngleDecision, PageResult
 
 if TYPE_CHECKING:
-    from .pipeline import DocPreprocessor
+    from .preprocessor import DocPreprocessor
 
 __all__ = ["PageGrid", "PreparedPage", "UnwarpInput", "find_grids", "finish", "prepare"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import PagefixError
+from ..errors import OutputError
 
-__all__ = ["OutputError", "encode_image", "image_suffix", "png_encoder", "write_atomic"]
+__all__ = ["encode_image", "image_suffix", "png_encoder", "write_atomic"]
 
 _log = logging.getLogger(__name__)
 
@@ -27,10 +27,6 @@ _ENCODE_PARAMS = {
     ".tif": [],
     ".tiff": [],
 }
-
-
-class OutputError(PagefixError):
-    """A result could not be written (read-only or full disk, bad path)."""
 
 
 def image_suffix(name: str | None, default: str = ".png") -> str:

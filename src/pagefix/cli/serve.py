@@ -15,7 +15,7 @@ _EXTRA_HINT = 'the HTTP service needs the server extra: pip install "pagefix[ser
 
 
 def register(subparsers: Any) -> None:
-    from ..cli import add_pipeline_arguments
+    from .flags import add_pipeline_arguments
 
     parser = subparsers.add_parser(
         "serve", help="run the HTTP service (POST /document-preprocessing)",
@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         logger.error("%s (missing module %s)", _EXTRA_HINT, exc.name)
         return 2
-    from ..cli import pipeline_kwargs
-    from ..config import load_config
-    from ..pipeline import DocPreprocessor
-    from .app import create_app
-    from .server import serve
-    from .settings import ServingSettings
+    from ..pipeline.preprocessor import DocPreprocessor
+    from ..pipeline.settings import load_config
+    from ..serving.app import create_app
+    from ..serving.server import serve
+    from ..serving.settings import ServingSettings
+    from .flags import pipeline_kwargs
 
     if not (args.quiet or args.verbose):
         logger.setLevel(logging.INFO)

@@ -15,9 +15,10 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from .models.unwarping import grid_to_nodes
+from .resample import grid_to_nodes
+from .turns import turn_matrix
 
-__all__ = ["PageMap", "turn_matrix"]
+__all__ = ["PageMap"]
 
 _NEWTON_STEPS = 30
 # A Newton step moves at most this many cells, so a point cannot jump across a fold.
@@ -25,22 +26,6 @@ _MAX_STEP_CELLS = 1.0
 # Residual (px) under which an inverted point counts as found; Newton stops early far below it.
 _TOLERANCE_PX = 1e-6
 _CONVERGED_PX = 1e-9
-
-
-def turn_matrix(angle: int, shape: tuple[int, int]) -> np.ndarray:
-    """The 3x3 matrix taking (x, y, 1) in a page of `shape` (h, w) whose content is turned `angle`
-    degrees clockwise to the same point in the page turned upright (`quarter_turn`)."""
-    h, w = shape
-    angle %= 360
-    if angle == 0:
-        return np.eye(3)
-    if angle == 90:  # turned counter-clockwise: the right edge becomes the top
-        return np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]])
-    if angle == 180:
-        return np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]])
-    if angle == 270:  # turned clockwise: the left edge becomes the top
-        return np.array([[0.0, -1.0, h - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    raise ValueError(f"angle must be a multiple of 90, got {angle}")
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

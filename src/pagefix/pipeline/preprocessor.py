@@ -11,17 +11,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from . import page_stages
+from ..errors import ConfigError, PagefixError
+from ..inputs import Page, PageFailure, iter_pages
+from ..limits import Limits
+from ..models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
+from ..models.orientation_views import resolve_view_set
+from . import stages as page_stages
 from .angles import PageAngle, iter_angles
-from .config import PipelineConfig, check_unwarp_settings, load_config
-from .errors import ConfigError, PagefixError
-from .inputs import Page, PageFailure, iter_pages
-from .limits import Limits
-from .models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
-from .models.orientation_views import resolve_view_set
-from .page_stages import PageGrid, PreparedPage, UnwarpInput
 from .prefetch import prefetch
 from .result import PageResult
+from .settings import PipelineConfig, check_unwarp_settings, load_config
+from .stages import PageGrid, PreparedPage, UnwarpInput
 
 __all__ = ["DocPreprocessor"]
 
@@ -165,7 +165,7 @@ class DocPreprocessor:
 
     def predict_angles(self, input: Any, *, errors: ErrorMode = "raise") -> list[PageAngle | PageFailure]:
         """Orientation only: how far each page is turned, without making corrected pages. JPEGs
-        are decoded only as large as the classifier's views need (`pagefix.angles`)."""
+        are decoded only as large as the classifier's views need (`pagefix.pipeline.angles`)."""
         return list(iter_angles(self, input, errors=errors))
 
     def predict_iter(

@@ -11,14 +11,18 @@ import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
-from .inputs.pdf import PDFIUM_LOCK
-from .outputs import OutputError, encode_image, write_atomic
-from .result import PageResult
+from ..errors import ConfigError, OutputError
+from ..inputs.pdf import PDFIUM_LOCK
+from .files import encode_image, write_atomic
+
+if TYPE_CHECKING:  # the pipeline sits above the outputs: no import at run time
+    from ..pipeline.result import PageResult
 
 __all__ = ["DEFAULT_DPI", "DEFAULT_JPEG_QUALITY", "DocumentPdfs", "PdfWriter", "save_pdf"]
 
@@ -39,7 +43,7 @@ class PdfWriter:
 
     def __init__(self, dpi: float = DEFAULT_DPI, jpeg_quality: int = DEFAULT_JPEG_QUALITY) -> None:
         if not dpi > 0:
-            raise ValueError(f"dpi must be positive, got {dpi!r}")
+            raise ConfigError(f"dpi must be positive, got {dpi!r}")
         self.dpi = float(dpi)
         self.jpeg_quality = int(jpeg_quality)
         with PDFIUM_LOCK:
@@ -108,8 +112,8 @@ def save_pdf(
     caller: pass `PageResult`s)."""
     with PdfWriter(dpi, jpeg_quality) as writer:
         for result in results:
-            if not isinstance(result, PageResult):
-                raise TypeError(f"save_pdf takes PageResult objects, got {type(result).__name__}")
+            if getattr(result, "ok", False) is not True or not hasattr(result, "output_img"):
+                raise OutputError(f"save_pdf takes PageResult objects, got {type(result).__name__}")
             writer.add(result)
         return writer.save(path)
 

@@ -16,10 +16,10 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 from PIL import Image
 
-from .errors import PagefixError
-from .mapping import PageMap
-from .outputs import encode_image, image_suffix, write_atomic
-from .visualize import compose_panels, compose_panels_bgr
+from ..errors import PagefixError
+from ..geometry.point_maps import PageMap
+from ..outputs.files import encode_image, image_suffix, write_atomic
+from ..outputs.panels import compose_panels, compose_panels_bgr
 
 __all__ = ["AngleDecision", "PageResult"]
 

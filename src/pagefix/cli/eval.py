@@ -9,7 +9,7 @@ import logging
 import sys
 from typing import Any
 
-from ..cli import add_pipeline_arguments, pipeline_kwargs
+from .flags import add_pipeline_arguments, pipeline_kwargs
 
 __all__ = ["register", "run_orientation", "run_unwarping"]
 
@@ -70,10 +70,10 @@ def _progress(total: int, args: argparse.Namespace, unit: str) -> Any:
 
 
 def run_orientation(args: argparse.Namespace) -> int:
-    from ..pipeline import DocPreprocessor
-    from .datasets import open_orientation_source
-    from .orientation import ClassifierScorer, Scorer, compare_orientation, format_comparison
-    from .photo_orientation import PipelineScorer, TurnedPhotos
+    from ..evaluation.datasets import open_orientation_source
+    from ..evaluation.orientation import ClassifierScorer, Scorer, compare_orientation, format_comparison
+    from ..evaluation.photo_orientation import PipelineScorer, TurnedPhotos
+    from ..pipeline.preprocessor import DocPreprocessor
 
     photos = str(args.data).lower().endswith(".csv")
     kwargs = pipeline_kwargs(args) | {"use_doc_orientation_classify": True}
@@ -118,9 +118,9 @@ def run_orientation(args: argparse.Namespace) -> int:
 
 
 def run_unwarping(args: argparse.Namespace) -> int:
-    from ..pipeline import DocPreprocessor
-    from .ocr import tesseract_path
-    from .unwarping import evaluate_unwarping, read_manifest
+    from ..evaluation.ocr import tesseract_path
+    from ..evaluation.unwarping import evaluate_unwarping, read_manifest
+    from ..pipeline.preprocessor import DocPreprocessor
 
     kwargs = pipeline_kwargs(args)
     if kwargs["use_doc_orientation_classify"] is None:

@@ -100,7 +100,7 @@ def _bar(args: argparse.Namespace) -> Any:
 
 def run_orientation(args: argparse.Namespace) -> int:
     if args.make_dataset:
-        from .dataset import make_dataset
+        from ..train.dataset import make_dataset
 
         with _bar(args)(desc="pages", unit="page") as bar:
             summary = make_dataset(args.make_dataset, args.out, args.val_fraction, args.seed, progress=bar.update)
@@ -112,7 +112,7 @@ def run_orientation(args: argparse.Namespace) -> int:
     except ImportError:
         logger.error(TORCH_HINT)
         return 2
-    from .trainer import TrainConfig, train_orientation
+    from ..train.trainer import TrainConfig, train_orientation
 
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -139,7 +139,7 @@ def run_render(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import ConfigError
-    from .synthetic import SCRIPTS, render_page, word_source
+    from ..train.synthetic import SCRIPTS, render_page, word_source
 
     if args.script not in SCRIPTS:
         raise ConfigError(f"unknown script {args.script!r}; known: {', '.join(sorted(SCRIPTS))}")

@@ -14,7 +14,7 @@ logger = logging.getLogger("pagefix")
 
 
 def register(subparsers: Any) -> None:
-    from ..cli import add_pipeline_arguments
+    from .flags import add_pipeline_arguments
 
     parser = subparsers.add_parser(
         "batch", help="process a whole collection (resumable; local or on a Ray cluster)",
@@ -65,9 +65,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import pipeline_kwargs
-    from .runner import BatchOptions, RayOptions, run_batch
-    from .work import OutputOptions
+    from ..batch.runner import BatchOptions, RayOptions, run_batch
+    from ..batch.work import OutputOptions
+    from .flags import pipeline_kwargs
 
     kwargs = pipeline_kwargs(args)
     if args.config and kwargs.get("paddlex_config"):

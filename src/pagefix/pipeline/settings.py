@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .limits import Limits
+from ..errors import ConfigError
+from ..limits import Limits
 
 __all__ = ["MAX_KEEP_MARGIN", "PipelineConfig", "check_unwarp_settings", "load_config"]
 

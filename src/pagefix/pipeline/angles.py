@@ -17,13 +17,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ConfigError
-from .inputs import Page, PageFailure, iter_pages, iter_sources
-from .limits import Limits
-from .models.runtime import usable_cpu_count
+from ..errors import ConfigError
+from ..inputs import Page, PageFailure, iter_pages, iter_sources
+from ..limits import Limits
+from ..models.runtime import usable_cpu_count
 
 if TYPE_CHECKING:
-    from .pipeline import DocPreprocessor
+    from .preprocessor import DocPreprocessor
 
 __all__ = ["PageAngle", "iter_angles"]
 

@@ -1,0 +1,102 @@
+"""`pagefix doc_preprocessor`: the reference's command, one JSON line per page, files on request."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, PagefixError
+from ..pipeline.prefetch import BackgroundWriter
+from .flags import add_pipeline_arguments, pipeline_kwargs
+from .shutdown import sigterm_raises
+
+logger = logging.getLogger("pagefix")
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "doc_preprocessor", help="correct orientation and unwarp pages",
+        description="Classify each page's orientation, turn it upright and unwarp it; print one "
+        "JSON result per page and save the files when --save_path is given.",
+    )
+    run.add_argument("-i", "--input", required=True, nargs="+", metavar="INPUT",
+                     help="image or PDF file, http(s) URL, or directory (recursive); several allowed")
+    run.add_argument("--save_path", metavar="DIR", help="directory to save results in (JSON, picture, corrected page)")
+    run.add_argument("--save_pdf", metavar="PATH",
+                     help="write the corrected pages as PDF: a .pdf file for one input document, else a "
+                     "directory with one {stem}.pdf per input document")
+    run.add_argument("--pdf_dpi", type=float, default=300.0, metavar="DPI",
+                     help="resolution the PDF pages are laid out at (default: 300)")
+    add_pipeline_arguments(run)
+    run.set_defaults(func=_run_doc_preprocessor)
+
+
+def _run_doc_preprocessor(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..pipeline.preprocessor import DocPreprocessor
+
+    pdfs = _pdf_sink(args)
+    pipeline = DocPreprocessor(**pipeline_kwargs(args))
+    failures = 0
+    show_progress = sys.stderr.isatty() and not args.quiet
+    # Page n-1 is encoded and written on a thread while page n is in the models.
+    writer = BackgroundWriter()
+    with sigterm_raises(), writer, tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
+        for item in pipeline.predict_iter(args.input, errors="yield"):
+            progress.update(1)
+            if not item.ok:
+                failures += 1
+                logger.error("%s", item.message)
+                continue
+            progress.clear()
+            item.print()
+            if args.save_path:
+                failures += writer.submit(functools.partial(_save_page, item, args.save_path)) or 0
+            if pdfs is not None:
+                try:
+                    pdfs.add(item)
+                except PagefixError as exc:
+                    failures += 1
+                    logger.error("%s", exc)
+            del item  # let this page's images go before the next page is decoded
+        failures += writer.wait() or 0
+    if pdfs is not None:
+        try:
+            pdfs.flush()
+        except PagefixError as exc:
+            failures += 1
+            logger.error("%s", exc)
+    if failures:
+        logger.error("%d input(s) or page(s) failed", failures)
+        return 1
+    return 0
+
+
+def _save_page(item: Any, save_path: str) -> int:
+    """Save one result; 1 if it failed (logged), else 0."""
+    try:
+        item.save_all(save_path)
+    except PagefixError as exc:
+        logger.error("%s", exc)
+        return 1
+    return 0
+
+
+def _pdf_sink(args: argparse.Namespace) -> Any:
+    """The `--save_pdf` writer, or None; a single .pdf file for several documents is a usage error."""
+    if not args.save_pdf:
+        return None
+    from ..outputs.pdf import DocumentPdfs
+
+    if args.pdf_dpi <= 0:
+        raise ConfigError(f"--pdf_dpi must be positive, got {args.pdf_dpi}")
+    several = len(args.input) > 1 or Path(args.input[0]).is_dir()
+    if Path(args.save_pdf).suffix.lower() == ".pdf" and several:
+        raise ConfigError(f"--save_pdf {args.save_pdf} is one file but the input is several documents; "
+                          "give a directory for one PDF per document")
+    return DocumentPdfs(args.save_pdf, dpi=args.pdf_dpi)

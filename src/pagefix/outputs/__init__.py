@@ -1,0 +1,3 @@
+"""File outputs: image files written atomically (`files`), the PDF writer (`pdf`) and the
+three-panel picture (`panels`). Below the pipeline: they take arrays and result-like objects,
+never a pipeline."""
