@@ -74,8 +74,9 @@ def test_blocks_found() -> None:
 
 @pytest.mark.parametrize("block", [b for b in ALL_BLOCKS if b.skip_reason], ids=lambda b: b.id)
 def test_no_run_says_why(block: Block) -> None:
-    if block.skip_reason.startswith("<!-- no-run"):
-        assert re.match(r"<!-- no-run: \S.* -->$", block.skip_reason), f"{block.id}: say why a block does not run"
+    reason = block.skip_reason or ""
+    if reason.startswith("<!-- no-run"):
+        assert re.match(r"<!-- no-run: \S.* -->$", reason), f"{block.id}: say why a block does not run"
 
 
 @pytest.fixture(scope="session")
