@@ -12,6 +12,7 @@ from PIL import Image
 
 from pagefix import save_pdf
 from pagefix.cli.main import main
+from pagefix.errors import OutputError
 
 FLAT_JPEG = "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"
 WARPED_JPEG = "unwarp/docunet_crop/1_1.jpg"
@@ -57,7 +58,7 @@ def test_a_cmyk_jpeg_is_encoded_afresh(pipeline, tmp_path):
 
 
 def test_save_pdf_takes_results_only(tmp_path):
-    with pytest.raises(TypeError):
+    with pytest.raises(OutputError):
         save_pdf([np.zeros((4, 4, 3), np.uint8)], tmp_path / "x.pdf")
 
 
