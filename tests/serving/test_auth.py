@@ -308,7 +308,7 @@ def test_keys_file_format(tmp_path: Path) -> None:
     assert "key one" not in str(refused.value)
     path.write_text("# nothing yet\n")
     with pytest.raises(ConfigError, match="no API key found"):
-        ApiKeys(path)
+        ApiKeys(path, env_keys=["env-key"])  # a named file must hold a key of its own
     with pytest.raises(ConfigError, match="cannot read API keys file"):
         ApiKeys(tmp_path / "missing")
 

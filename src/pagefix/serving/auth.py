@@ -26,12 +26,15 @@ from .responses import error_response, log_id_of
 
 __all__ = [
     "API_KEYS_ENV",
-    "PUBLIC_PATHS",
-    "PUBLIC_PREFIXES",
     "ApiKeyMiddleware",
     "ApiKeys",
+    "PUBLIC_PATHS",
+    "PUBLIC_PREFIXES",
     "exposure_warning",
+    "is_loopback",
+    "is_public",
     "key_id",
+    "presented_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,10 +72,13 @@ class ApiKeys:
         self._env = _digests(_checked((key, API_KEYS_ENV) for key in env_keys))
         self._in_use = self._env
         if self.file is not None:
-            self._in_use = tuple(dict.fromkeys(self._env + _digests(_read_keys_file(self.file))))
+            # A named file must hold a key, whatever the environment gives: the same rule as reload().
+            file_keys = _read_keys_file(self.file)
+            if not file_keys:
+                raise ConfigError(f"no API key found in {self.file}: give at least one key, one a line")
+            self._in_use = tuple(dict.fromkeys(self._env + _digests(file_keys)))
         if not self._in_use:
-            where = f"{self.file}" if self.file is not None else API_KEYS_ENV
-            raise ConfigError(f"no API key found in {where}: give at least one key, one per line")
+            raise ConfigError(f"no API key given (file or {API_KEYS_ENV})")
 
     @classmethod
     def from_sources(cls, file: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> ApiKeys | None:
@@ -121,7 +127,7 @@ class ApiKeys:
         self._in_use = tuple(dict.fromkeys(self._env + _digests(keys)))
         after = set(self.ids)
         logger.info("API keys reloaded from %s: %d key(s) (added %s; removed %s)", self.file, len(self),
-                       ", ".join(sorted(after - before)) or "none", ", ".join(sorted(before - after)) or "none")
+                    ", ".join(sorted(after - before)) or "none", ", ".join(sorted(before - after)) or "none")
         return True
 
 
