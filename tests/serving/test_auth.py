@@ -147,10 +147,12 @@ def test_requests_without_a_valid_key_are_401(keyed: str, headers: dict[str, str
 
 
 @pytest.mark.parametrize("key", [FILE_KEY, ENV_KEY], ids=["from-file", "from-env"])
-@pytest.mark.parametrize("style", ["bearer", "bearer-lowercase", "x-api-key"])
+@pytest.mark.parametrize("style", ["bearer", "bearer-lowercase", "x-api-key", "x-api-key-beside-a-proxy-token"])
 def test_each_key_with_either_header_is_served(keyed: str, key: str, style: str) -> None:
     headers = {"bearer": bearer(key), "bearer-lowercase": {"authorization": f"bearer  {key}"},
-               "x-api-key": {"X-API-Key": key}}[style]
+               "x-api-key": {"X-API-Key": key},
+               # a proxy in front uses Authorization for its own token; the key rides in X-API-Key
+               "x-api-key-beside-a-proxy-token": {"X-API-Key": key, **bearer("proxy-jwt-eyJhbGciOi")}}[style]
     response = httpx.post(keyed + URL, json=PAYLOAD, headers=headers, timeout=60)
     assert response.status_code == 200, response.text
     (page,) = response.json()["result"]["docPreprocessingResults"]

@@ -34,7 +34,7 @@ __all__ = [
     "is_loopback",
     "is_public",
     "key_id",
-    "presented_key",
+    "presented_keys",
 ]
 
 logger = logging.getLogger(__name__)
@@ -156,17 +156,19 @@ def _digests(keys: Iterable[str]) -> tuple[bytes, ...]:
     return tuple(dict.fromkeys(hashlib.sha256(k.encode("ascii")).digest() for k in keys))
 
 
-def presented_key(scope: Scope) -> bytes | None:
-    """The key a request carries: `Authorization: Bearer <key>`, else `X-API-Key: <key>`; None if neither."""
-    api_key = None
+def presented_keys(scope: Scope) -> list[bytes]:
+    """The keys a request carries, in `Authorization: Bearer <key>` and `X-API-Key: <key>`. Either may
+    hold the key: a proxy in front may use `Authorization` for its own token, and the client then
+    sends the key in `X-API-Key`."""
+    keys = []
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.strip().partition(b" ")
             if scheme.lower() == b"bearer":
-                return token.strip()
+                keys.append(token.strip())
         elif name == b"x-api-key":
-            api_key = value.strip()
-    return api_key
+            keys.append(value.strip())
+    return keys
 
 
 def is_public(scope: Scope, public_paths: frozenset[str]) -> bool:
@@ -201,20 +203,20 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or is_public(scope, self.public_paths):
             await self.app(scope, receive, send)
             return
-        presented = presented_key(scope)
-        if presented is not None and self.keys.accepts(presented):
+        presented = presented_keys(scope)
+        if any([self.keys.accepts(key) for key in presented]):  # a list: every key is checked alike
             await self.app(scope, receive, send)
             return
         log_id = log_id_of(scope)
-        reason = "missing" if presented is None else "invalid"
+        reason = "invalid" if presented else "missing"
         self.metrics.unauthorized.labels(reason).inc()
         client = scope.get("client") or ("?", 0)
-        if presented is None:
-            logger.info("logId %s: 401 on %s %s from %s: no API key", log_id, scope["method"], scope["path"], client[0])
+        if presented:
+            logger.info("logId %s: 401 on %s %s from %s: key %s not accepted", log_id, scope["method"],
+                        scope["path"], client[0], ", ".join(key_id(key) for key in presented))
         else:
-            logger.info("logId %s: 401 on %s %s from %s: key %s is not accepted", log_id, scope["method"],
-                        scope["path"], client[0], key_id(presented))
-        message = "API key required" if presented is None else "API key not accepted"
+            logger.info("logId %s: 401 on %s %s from %s: no API key", log_id, scope["method"], scope["path"], client[0])
+        message = "API key not accepted" if presented else "API key required"
         headers = {"WWW-Authenticate": 'Bearer realm="pagefix"'}
         if not await self._drain(scope, receive):
             headers["Connection"] = "close"
