@@ -34,6 +34,19 @@ def register(subparsers: Any) -> None:
                         help="answer 504 after this long (default: Serving.request_timeout, 120)")
     parser.add_argument("--allow_host", action="append", metavar="HOST",
                         help="host, address or CIDR network URL inputs may reach even if private; repeatable")
+    access = parser.add_argument_group(
+        "access", "API keys: one a line in --api_keys_file (reloaded on SIGHUP) and/or comma-separated in "
+        "PAGEFIX_API_KEYS; with any key, requests need 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+        "(GET /health and /ready excepted)")
+    access.add_argument("--api_keys_file", metavar="FILE",
+                        help="file of API keys, one a line, # comments (default: Serving.api_keys_file)")
+    access.add_argument("--metrics_public", action="store_true", default=None,
+                        help="let GET /metrics answer without a key")
+    access.add_argument("--allow_anonymous", action="store_true", default=None,
+                        help="serving a network address without a key is on purpose: do not warn")
+    access.add_argument("--cors_origin", action="append", metavar="ORIGIN",
+                        help="let web pages of this origin (https://host[:port], or *) call the API from a "
+                        "browser; repeatable (default: Serving.cors_origins, none)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -49,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline.preprocessor import DocPreprocessor
     from ..pipeline.settings import load_config
     from ..serving.app import create_app
+    from ..serving.auth import ApiKeys
     from ..serving.server import serve
     from ..serving.settings import ServingSettings
     from .flags import pipeline_kwargs
@@ -62,13 +76,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = args.config or file_config
     serving = load_config(config).serving
-    hosts = None
-    if args.allow_host:
-        hosts = tuple(dict.fromkeys(ServingSettings.from_config(serving).allowed_hosts + tuple(args.allow_host)))
+    hosts = origins = None
+    if args.allow_host or args.cors_origin:
+        base = ServingSettings.from_config(serving)
+        if args.allow_host:
+            hosts = tuple(dict.fromkeys(base.allowed_hosts + tuple(args.allow_host)))
+        if args.cors_origin:
+            origins = base.cors_origins + tuple(args.cors_origin)
     settings = ServingSettings.from_config(
         serving, workers=args.workers, max_queue=args.max_queue, request_timeout=args.request_timeout,
-        allowed_hosts=hosts,
+        allowed_hosts=hosts, api_keys_file=args.api_keys_file, metrics_public=args.metrics_public,
+        allow_anonymous=args.allow_anonymous, cors_origins=origins,
     )
+    # Keys are read before the models load, so a bad keys file fails at once.
+    ApiKeys.from_sources(settings.api_keys_file)
     logger.info("loading models")
     pipeline = DocPreprocessor(paddlex_config=config, **kwargs)
     app = create_app(pipeline, settings=settings)

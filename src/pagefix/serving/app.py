@@ -5,6 +5,10 @@
 
 Every answer other than 200 is `{logId, errorCode, errorMsg}` with errorCode == HTTP status; a
 server-side failure says only "Internal server error" and logs the detail under the logId.
+
+The middleware, outermost first: metrics (counts every answer), CORS (only with
+`Serving.cors_origins`), API keys (only when keys are configured; auth.py), intake (admission
+and the body; intake.py).
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from ..errors import FetchError, InputError, PagefixError
 from ..pipeline.settings import load_config
+from .auth import PUBLIC_PATHS, ApiKeyMiddleware, ApiKeys
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
 from .responses import ServiceError, error_response, log_id_of
-from .schemas import InferRequest, InferResponse, NoResultResponse
+from .schemas import InferRequest, InferResponse, NoResultResponse, ReadyResponse
 from .settings import ServingSettings
 from .workers import InferencePool, JobCancelled
 
@@ -39,6 +45,7 @@ _ERRORS = {
     status: {"model": NoResultResponse, "description": text}
     for status, text in {
         400: "The request body cannot be read (bad Content-Length, nesting too deep).",
+        401: "No API key, or one not accepted, while the server requires one (see WWW-Authenticate).",
         408: "The request body was not received in time (Serving.body_timeout).",
         413: "The request body is over Serving.max_request_bytes.",
         422: "The body does not match the schema, or the file cannot be used (named in errorMsg).",
@@ -58,7 +65,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Without `pipeline`, a `DocPreprocessor(paddlex_config=config, **pipeline_kwargs)`
     is built now, so its models load once, before the first request. The `Serving:` section of
-    `config` (or of the pipeline's own config) gives the settings unless `settings` is passed."""
+    `config` (or of the pipeline's own config) gives the settings unless `settings` is passed.
+    API keys come from `settings.api_keys_file` and the `PAGEFIX_API_KEYS` variable; with neither,
+    every request is answered without a key."""
     if pipeline is None:
         from ..pipeline.preprocessor import DocPreprocessor
 
@@ -69,6 +78,7 @@ def create_app(
     limits = settings.input_limits(pipeline.limits)
     pool = InferencePool(settings.workers, settings.max_queue)
     metrics = ServiceMetrics(admitted=lambda: pool.admitted, running=lambda: pool.running)
+    api_keys = ApiKeys.from_sources(settings.api_keys_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +100,22 @@ def create_app(
     app.state.limits = limits
     app.state.pool = pool
     app.state.metrics = metrics
+    app.state.api_keys = api_keys
+    # Start-up warnings that /ready reports; the server sets them once it knows its address (server.py).
+    app.state.warnings = []
+    # Added innermost first.
     app.add_middleware(IntakeMiddleware, pool=pool, settings=settings, metrics=metrics)
+    if api_keys is not None:
+        public = PUBLIC_PATHS | {"/metrics"} if settings.metrics_public else PUBLIC_PATHS
+        app.add_middleware(ApiKeyMiddleware, keys=api_keys, metrics=metrics, public_paths=public,
+                           max_body=settings.max_request_bytes, body_timeout=settings.body_timeout)
+        logger.info("API keys required: %d key(s) (%s)", len(api_keys), ", ".join(api_keys.ids))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            expose_headers=["Retry-After", "WWW-Authenticate"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _add_exception_handlers(app)
     config_stages = {
@@ -103,13 +128,15 @@ def create_app(
         """The server is up (the reference's health check)."""
         return NoResultResponse(logId=log_id_of(request), errorCode=0, errorMsg="Healthy")
 
-    @app.get("/ready", operation_id="ready", response_model=NoResultResponse, tags=["service"],
+    @app.get("/ready", operation_id="ready", response_model=ReadyResponse, tags=["service"],
              responses={503: {"model": NoResultResponse, "description": "Stopping: not taking requests."}})
-    async def ready(request: Request) -> NoResultResponse:
-        """Models are loaded and requests are taken (503 while stopping)."""
+    async def ready(request: Request) -> ReadyResponse:
+        """Models are loaded and requests are taken (503 while stopping); `warnings` lists what the
+        operator should know, such as serving a network without an API key."""
         if pool.closed:
             raise ServiceError(503, "Service unavailable: server is shutting down")
-        return NoResultResponse(logId=log_id_of(request), errorCode=0, errorMsg="Ready")
+        return ReadyResponse(logId=log_id_of(request), errorCode=0, errorMsg="Ready",
+                             warnings=list(app.state.warnings))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

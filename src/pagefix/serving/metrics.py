@@ -43,6 +43,12 @@ class ServiceMetrics:
             "pagefix_requests_shed", "Requests refused with 503 because the queue was full or the server stopping.",
             registry=self.registry,
         )
+        self.unauthorized = Counter(
+            "pagefix_requests_unauthorized", "Requests refused with 401: API key missing or not accepted.",
+            ["reason"], registry=self.registry,
+        )
+        for reason in ("missing", "invalid"):  # shown at 0 from the start, so a rate can be taken
+            self.unauthorized.labels(reason)
         admitted_gauge = Gauge(
             "pagefix_jobs_admitted", "Requests holding a place in the worker pool (running or queued).",
             registry=self.registry,

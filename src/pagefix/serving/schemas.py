@@ -21,6 +21,7 @@ __all__ = [
     "PDFInfo",
     "PageInfo",
     "PrunedResult",
+    "ReadyResponse",
     "TIFFInfo",
 ]
 
@@ -131,3 +132,10 @@ class NoResultResponse(BaseModel):
     logId: str
     errorCode: int
     errorMsg: str
+
+
+class ReadyResponse(NoResultResponse):
+    """The readiness answer, with the server's start-up warnings (empty when there are none)."""
+
+    warnings: list[str] = Field(default_factory=list,
+                                description="Warnings about how the server runs, e.g. exposed without an API key.")

@@ -14,6 +14,10 @@
       retry_after: 5                   # seconds, in the Retry-After header of a 503
       allow_private_urls: false        # let URL inputs reach private/loopback addresses
       allowed_hosts: []                # hosts or networks URL inputs may reach even so
+      api_keys_file: null              # one API key a line; when set, requests need a key (SIGHUP reloads)
+      metrics_public: false            # let /metrics answer without a key
+      allow_anonymous: false           # no key on a non-loopback address is on purpose: no warning
+      cors_origins: []                 # browser origins allowed to call the API (CORS); none by default
 """
 
 from __future__ import annotations
@@ -61,6 +65,15 @@ class ServingSettings:
     allow_private_urls: bool = False
     #: Host names, addresses or networks (CIDR) URL inputs may reach even when private ones are refused.
     allowed_hosts: tuple[str, ...] = ()
+    #: File of API keys, one a line (`#` comments); when set (or PAGEFIX_API_KEYS is), every request
+    #: but the public ones (health, readiness, the web page) needs a key. Read again on SIGHUP.
+    api_keys_file: str | None = None
+    #: Whether /metrics answers without a key when keys are required.
+    metrics_public: bool = False
+    #: Whether serving on a non-loopback address without a key is on purpose (no start-up warning).
+    allow_anonymous: bool = False
+    #: Origins (`https://app.example.com`, or `*`) whose pages may call the API from a browser.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, serving: dict[str, Any] | None, **overrides: Any) -> ServingSettings:
@@ -117,6 +130,15 @@ class ServingSettings:
             hosts = tuple(h.strip() for h in hosts.split(",") if h.strip())
         if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
             raise ConfigError("Serving.allowed_hosts must be a list of host names, addresses or networks")
+        origins = self.cors_origins
+        if isinstance(origins, str):
+            origins = (origins,)
+        if not isinstance(origins, (list, tuple)) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError("Serving.cors_origins must be a list of origins (scheme://host[:port]) or *")
+        origins = tuple(dict.fromkeys(_origin(o) for o in origins))
+        keys_file = self.api_keys_file
+        if keys_file is not None and (not isinstance(keys_file, str) or not keys_file.strip()):
+            raise ConfigError("Serving.api_keys_file must be the path of a file of API keys, or null")
         for name in ("workers", "max_request_bytes", "retry_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -127,10 +149,11 @@ class ServingSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"Serving.{name} must be a number of seconds > 0")
-        if not isinstance(self.visualize, bool) or not isinstance(self.allow_private_urls, bool):
-            raise ConfigError("Serving.visualize and Serving.allow_private_urls must be true or false")
+        for name in ("visualize", "allow_private_urls", "metrics_public", "allow_anonymous"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"Serving.{name} must be true or false")
         return dataclasses.replace(
-            self, max_output_img_size=size, allowed_hosts=tuple(str(h) for h in hosts),
+            self, max_output_img_size=size, allowed_hosts=tuple(str(h) for h in hosts), cors_origins=origins,
             request_timeout=float(self.request_timeout), body_timeout=float(self.body_timeout),
         )
 
@@ -141,3 +164,14 @@ class ServingSettings:
             allowed_hosts=tuple(dict.fromkeys(base.allowed_hosts + self.allowed_hosts)),
             max_pdf_pages=self.max_num_input_imgs,
         )
+
+
+def _origin(text: str) -> str:
+    """A browser origin as browsers send it (`https://host[:port]`, no path), or `*`."""
+    origin = text.strip().rstrip("/")
+    if origin == "*":
+        return origin
+    scheme, sep, rest = origin.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+        raise ConfigError(f"CORS origin {text!r} must be scheme://host[:port] (e.g. https://app.example.com) or *")
+    return f"{scheme.lower()}://{rest.lower()}"
