@@ -11,7 +11,7 @@ from typing import Any
 
 from .flags import add_pipeline_arguments, pipeline_kwargs
 
-__all__ = ["register", "run_orientation", "run_unwarping"]
+__all__ = ["register", "run_orientation", "run_skew", "run_unwarping"]
 
 logger = logging.getLogger("pagefix")
 
@@ -61,6 +61,23 @@ def register(subparsers: Any) -> None:
     unwarping.add_argument("--json", action="store_true", help="print the report as JSON")
     add_pipeline_arguments(unwarping)
     unwarping.set_defaults(func=run_unwarping)
+
+    skew = tasks.add_parser(
+        "skew", help="error and time of the fine-skew estimate on pages turned by known angles",
+        description="DATA is a folder of upright pages, each turned by known small angles as a crooked "
+        "scan (the estimate on the page as published is added to the truth), or a .csv manifest "
+        "with 'image' and 'skew_angle' columns (degrees, counter-clockwise).",
+    )
+    skew.add_argument("data", metavar="DATA", help="folder of upright pages or labelled manifest")
+    skew.add_argument("--turns_per_page", "--turns-per-page", type=int, default=2, metavar="N",
+                      help="angles drawn for each page (default: 2)")
+    skew.add_argument("--max_angle", "--max-angle", type=float, default=7.0, metavar="DEG",
+                      help="the angles are drawn within +-DEG (default: 7)")
+    skew.add_argument("--seed", type=int, default=0, help="seed of the angles (default: 0)")
+    skew.add_argument("--limit", type=int, metavar="N", help="score only the first N pages")
+    skew.add_argument("--worst", type=int, default=10, metavar="N", help="list the N worst pages (default: 10)")
+    skew.add_argument("--json", action="store_true", help="print the report as JSON")
+    skew.set_defaults(func=run_skew)
 
 
 def _progress(total: int, args: argparse.Namespace, unit: str) -> Any:
@@ -137,3 +154,19 @@ def run_unwarping(args: argparse.Namespace) -> int:
         report = evaluate_unwarping(pairs, pipeline, reference, args.ocr_language, args.workers, bar.update)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.format(args.worst))
     return 1 if any(p.error for p in report.pairs) else 0
+
+
+def run_skew(args: argparse.Namespace) -> int:
+    import cv2
+
+    from ..evaluation.skew import evaluate_skew, skew_cases
+
+    cv2.setNumThreads(1)  # the time is per page on one core, as docs/skew.md reports it
+    cases = skew_cases(args.data, args.turns_per_page, args.max_angle, args.seed, limit=args.limit)
+    with _progress(0, args, "page") as bar:
+        report = evaluate_skew(cases, progress=bar.update)
+    if args.json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print(report.format(args.worst))
+    return 0
