@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
                         help="answer 504 after this long (default: Serving.request_timeout, 120)")
     parser.add_argument("--allow_host", action="append", metavar="HOST",
                         help="host, address or CIDR network URL inputs may reach even if private; repeatable")
+    parser.add_argument("--no-ui", "--no_ui", dest="no_ui", action="store_true",
+                        help="do not serve the web page at / (API only; default: Serving.ui, true)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -67,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
         hosts = tuple(dict.fromkeys(ServingSettings.from_config(serving).allowed_hosts + tuple(args.allow_host)))
     settings = ServingSettings.from_config(
         serving, workers=args.workers, max_queue=args.max_queue, request_timeout=args.request_timeout,
-        allowed_hosts=hosts,
+        allowed_hosts=hosts, ui=False if args.no_ui else None,
     )
     logger.info("loading models")
     pipeline = DocPreprocessor(paddlex_config=config, **kwargs)
     app = create_app(pipeline, settings=settings)
     logger.info("serving on http://%s:%d with %d worker(s), queue %d", args.host, args.port,
                 settings.workers, settings.max_queue)
+    if settings.ui:
+        logger.info("web page: http://%s:%d/", _url_host(args.host), args.port)
     serve(app, args.host, args.port, log_level="warning" if args.quiet else "info")
     return 0
+
+
+def _url_host(host: str) -> str:
+    """The listening address as a browser is told it: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host

@@ -14,6 +14,7 @@
       retry_after: 5                   # seconds, in the Retry-After header of a 503
       allow_private_urls: false        # let URL inputs reach private/loopback addresses
       allowed_hosts: []                # hosts or networks URL inputs may reach even so
+      ui: true                         # the web page at / (pagefix serve --no-ui: off)
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class ServingSettings:
     allow_private_urls: bool = False
     #: Host names, addresses or networks (CIDR) URL inputs may reach even when private ones are refused.
     allowed_hosts: tuple[str, ...] = ()
+    #: Serve the web page at `/` (its files under `/ui/`); off for API-only deployments.
+    ui: bool = True
 
     @classmethod
     def from_config(cls, serving: dict[str, Any] | None, **overrides: Any) -> ServingSettings:
@@ -127,8 +130,9 @@ class ServingSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"Serving.{name} must be a number of seconds > 0")
-        if not isinstance(self.visualize, bool) or not isinstance(self.allow_private_urls, bool):
-            raise ConfigError("Serving.visualize and Serving.allow_private_urls must be true or false")
+        for name in ("visualize", "allow_private_urls", "ui"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"Serving.{name} must be true or false")
         return dataclasses.replace(
             self, max_output_img_size=size, allowed_hosts=tuple(str(h) for h in hosts),
             request_timeout=float(self.request_timeout), body_timeout=float(self.body_timeout),
