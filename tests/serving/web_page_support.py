@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
+_FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+
 def browser_missing() -> str | None:
     """One line naming what to install, or None when Chromium and Playwright are both here."""
     if importlib.util.find_spec("playwright") is None:
@@ -43,6 +47,9 @@ class PageWatch:
     origin: str
     foreign: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: (url, status) of answers the browser itself logs as "Failed to load resource" (any 4xx/5xx):
+    #: a test that provokes one on purpose checks it here; every other console error is in `errors`.
+    failed_loads: list[tuple[str, int]] = field(default_factory=list)
 
     def request(self, request: Any) -> None:
         url = urlsplit(request.url)
@@ -52,7 +59,12 @@ class PageWatch:
             self.foreign.append(request.url)
 
     def console(self, message: Any) -> None:
-        if message.type == "error":
+        if message.type != "error":
+            return
+        failed = _FAILED_LOAD.match(message.text)
+        if failed:
+            self.failed_loads.append((message.location.get("url", ""), int(failed.group(1))))
+        else:
             self.errors.append(f"console: {message.text}")
 
     def page_error(self, error: Any) -> None:
