@@ -299,7 +299,7 @@ def test_busy_server_and_api_key_on_a_phone_screen(pipeline) -> None:  # type: i
         assert seen[-1][0] == "Bearer sesame"
         assert page.evaluate("() => sessionStorage.getItem('pagefix.apiKey')") == "sesame"
         text = page.locator("[data-page]").inner_text()
-        assert re.search(r"Stages run\s+orientation\s+Turn undone", text), text  # unwarping was not asked for
+        assert re.search(r"Stages run\s+orientation\s+Size", text), text  # unwarping was not asked for
         # Nothing is wider than the phone's screen.
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert watch.foreign == [] and watch.errors == []

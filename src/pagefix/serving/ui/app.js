@@ -18,6 +18,7 @@ const STORED_SETTINGS = "pagefix.settings.v1";
 const STORED_KEY = "pagefix.apiKey";
 const PDF_NAME = /\.pdf$/i;
 const IMAGE_NAME = /\.(jpe?g|png|tiff?|webp|bmp)$/i;
+const SHOWN_BY_BROWSER = new Set(["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"]);
 
 const $ = (id) => document.getElementById(id);
 const form = {
@@ -124,11 +125,14 @@ async function loadSettings() {
   showSettings({ ...defaults, ...(remembered() || {}) });
 }
 
-function requestSwitches(settings) {
+function requestSwitches(settings, file) {
   const body = {
     useDocOrientationClassify: settings.orientation,
     useDocUnwarping: settings.unwarping,
-    visualize: true, // the decoded input page comes back too: the original beside the correction
+    // The original shown beside the correction: the file itself where the browser can show it;
+    // otherwise (PDF pages, TIFF) the decoded input page the service returns with `visualize`,
+    // which more than doubles the answer.
+    visualize: !SHOWN_BY_BROWSER.has(file.type),
   };
   if (settings.unwarping) {
     body.skipFlatPages = settings.skipFlat;
@@ -360,7 +364,8 @@ class Card {
     pages.forEach((page, i) => {
       const png = blobOf(page.outputImage, "image/png");
       corrected.push(png);
-      this.pages.append(pageView(this.file.name, name, i + 1, multi, page, png, sizes[i]));
+      const original = page.inputImage ? blobOf(page.inputImage, "image/jpeg") : (multi ? null : this.file);
+      this.pages.append(pageView(this.file.name, name, i + 1, multi, page, png, original, sizes[i]));
     });
     this.status(`Done: ${pages.length} page${pages.length === 1 ? "" : "s"}` +
       (settings.unwarping ? "" : ", not flattened") + (settings.orientation ? "" : ", not turned"));
@@ -394,14 +399,17 @@ const FACTS = {
 function facts(pruned, size, image) {
   const list = el("dl", { class: "facts" });
   const row = (term, value) => list.append(el("dt", { text: term }), el("dd", { text: value }));
-  for (const [key, value] of Object.entries(pruned)) {
-    if (value === null || value === undefined) continue;
+  // The known figures in a fixed order (the warp score, absent when the probe did not run, says
+  // so), then any the page does not know yet, as they come.
+  const keys = [...Object.keys(FACTS), ...Object.keys(pruned).filter((key) => !(key in FACTS))];
+  for (const key of keys) {
+    const value = pruned[key];
     const known = FACTS[key];
-    // Figures this page does not know yet are shown as they come.
-    if (known) row(known[0], known[1](value));
+    if (key === "warp_score" && (value === null || value === undefined)) row(known[0], "not measured");
+    else if (value === null || value === undefined) continue;
+    else if (known) row(known[0], known[1](value));
     else row(key.replace(/_/g, " "), typeof value === "object" ? JSON.stringify(value) : String(value));
   }
-  if (!("warp_score" in pruned)) row("Warp score", "not measured");
   const sizeRow = el("dd", { text: size ? `${size.width} × ${size.height} px` : "" });
   list.append(el("dt", { text: "Size" }), sizeRow);
   image.addEventListener("load", () => {
@@ -411,13 +419,16 @@ function facts(pruned, size, image) {
   return list;
 }
 
-function pageView(fileName, name, number, multi, page, png, size) {
+function pageView(fileName, name, number, multi, page, png, original, size) {
   const label = multi ? `${fileName}, page ${number}` : fileName;
   const views = el("div", { class: "views" });
-  if (page.inputImage) {
-    views.append(el("figure", { class: "original" },
-      el("img", { src: objectUrl(blobOf(page.inputImage, "image/jpeg")), alt: `Original of ${label}` }),
-      el("figcaption", { text: "Original" })));
+  if (original) {
+    const figure = el("figure", { class: "original" },
+      el("img", { src: objectUrl(original), alt: `Original of ${label}` }),
+      el("figcaption", { text: "Original" }));
+    // A file the browser cannot show after all: the corrected page stands alone.
+    figure.firstChild.addEventListener("error", () => figure.remove(), { once: true });
+    views.append(figure);
   }
   const image = el("img", { src: objectUrl(png), alt: `Corrected ${label}` });
   const download = el("a", {
@@ -457,7 +468,7 @@ async function handle({ card, settings }) {
       return;
     }
     card.status("Reading");
-    const body = { file: await readAsBase64(file), fileType: fileTypeOf(file), ...requestSwitches(settings) };
+    const body = { file: await readAsBase64(file), fileType: fileTypeOf(file), ...requestSwitches(settings, file) };
     const answer = await call(JSON.stringify(body), card);
     if (answer.status === 200 && answer.body && answer.body.result) {
       await card.show(answer.body.result, settings);
