@@ -69,6 +69,8 @@ def test_page_is_served_with_a_strict_policy(page_server: str) -> None:
     assert set(policy["img-src"]) <= {"'self'", "blob:", "data:"}
     assert not any("unsafe" in source for sources in policy.values() for source in sources)
     assert '<input type="file"' in answer.text
+    head = httpx.head(page_server + "/")
+    assert head.status_code == 200 and head.headers["content-security-policy"] == answer.headers["content-security-policy"]
 
 
 def test_assets_are_served_by_name_only(page_server: str) -> None:

@@ -68,15 +68,15 @@ def add_web_page(app: FastAPI, settings: ServingSettings, config: PipelineConfig
     def asset(name: str) -> Response:
         return Response(assets[name], media_type=UI_ASSETS[name], headers=_HEADERS)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> Response:
         return asset("index.html")
 
-    @app.get(UI_PREFIX + "settings.json", include_in_schema=False)
+    @app.api_route(UI_PREFIX + "settings.json", methods=["GET", "HEAD"], include_in_schema=False)
     async def ui_settings() -> Response:
         return Response(page_settings, media_type="application/json", headers=_HEADERS)
 
-    @app.get(UI_PREFIX + "{name}", include_in_schema=False)
+    @app.api_route(UI_PREFIX + "{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def ui_asset(name: str) -> Response:
         if name not in assets:
             raise ServiceError(404, "Not Found")
