@@ -369,6 +369,10 @@ class Card {
     });
     this.status(`Done: ${pages.length} page${pages.length === 1 ? "" : "s"}` +
       (settings.unwarping ? "" : ", not flattened") + (settings.orientation ? "" : ", not turned"));
+    if (result.dataInfo.type !== "image" && server.maxPages && pages.length >= server.maxPages) {
+      this.node.insertBefore(el("p", { class: "hint", text: `This server corrects at most ${server.maxPages} ` +
+        "pages of a file; any pages after those were left out." }), this.pages);
+    }
     if (pages.length > 1) {
       const pdf = await pdfFromPngs(corrected);
       const link = el("a", { class: "button", href: objectUrl(pdf), download: `${name}_corrected.pdf`,
