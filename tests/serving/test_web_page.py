@@ -44,7 +44,8 @@ API = "/document-preprocessing"
 
 @pytest.fixture(scope="module")
 def page_server(pipeline) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with running(create_app(pipeline, settings=ServingSettings(max_request_bytes=32 * 1024 * 1024))) as url:
+    settings = ServingSettings(max_request_bytes=32 * 1024 * 1024, max_num_input_imgs=2)
+    with running(create_app(pipeline, settings=settings)) as url:
         yield url
 
 
@@ -93,6 +94,7 @@ def test_page_settings_tell_the_servers_stages_and_limits(page_server: str, pipe
     assert settings["useDocUnwarping"] is bool(pipeline.config.use_doc_unwarping)
     assert settings["skipFlatPages"] is bool(pipeline.config.skip_flat_pages)
     assert settings["maxRequestBytes"] == 32 * 1024 * 1024
+    assert settings["maxPages"] == 2
 
 
 def _asset_text(name: str) -> str:
@@ -212,6 +214,7 @@ def test_dropped_photo_and_pdf_come_back_corrected(page_server: str) -> None:
         # The PDF: two pages, and one PDF of both, page for page the PNGs shown.
         card = _card(page, "book.pdf")
         assert "180° clockwise" in card.locator("[data-page]").nth(1).inner_text()
+        assert "at most 2 pages of a file" in card.inner_text()  # the server's page limit is said
         pngs = [_download(page, card.locator("[data-page]").nth(i).locator("a[download]")) for i in range(2)]
         assert [name for _, name in pngs] == ["book_page1.png", "book_page2.png"]
         combined, name = _download(page, card.locator(".all-pages a[download]"))
@@ -336,3 +339,34 @@ def test_api_key_and_settings_on_a_phone_screen(pipeline) -> None:  # type: igno
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert watch.foreign == [] and watch.errors == []
         assert [status for _, status in watch.failed_loads] == [401, 401]
+
+
+@needs_browser
+def test_pdf_writer_takes_pngs_it_cannot_embed_as_they_are(page_server: str) -> None:
+    """A PNG with alpha (which the service does not send today) is drawn on white and embedded as JPEG."""
+    import pypdfium2 as pdfium
+
+    with open_page(page_server) as (page, watch):
+        encoded = page.evaluate("""async () => {
+            const { pdfFromPngs } = await import("./ui/pdf.js");
+            const canvas = new OffscreenCanvas(40, 30);
+            const context = canvas.getContext("2d");
+            context.fillStyle = "rgb(200, 30, 30)";
+            context.fillRect(0, 0, 20, 30);  // the right half stays transparent
+            const png = await canvas.convertToBlob({ type: "image/png" });
+            const bytes = new Uint8Array(await (await pdfFromPngs([png, png])).arrayBuffer());
+            return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+        }""")
+        assert watch.errors == []
+    data = base64.b64decode(encoded)
+    pikepdf = pytest.importorskip("pikepdf")
+    with pikepdf.open(io.BytesIO(data)) as strict:  # qpdf finds no fault in the structure (xref, lengths)
+        assert strict.check_pdf_syntax() == [] and strict.get_warnings() == []
+    document = pdfium.PdfDocument(data)
+    try:
+        assert len(document) == 2
+        pixels = np.asarray(document[1].render(scale=300 / 72).to_pil().convert("RGB")).astype(int)
+    finally:
+        document.close()
+    assert abs(pixels.shape[0] - 30) <= 1 and abs(pixels.shape[1] - 40) <= 1  # 300 dpi, rounded by pdfium
+    assert np.abs(pixels[15, 5] - (200, 30, 30)).max() < 12 and pixels[15, 35].min() > 240
