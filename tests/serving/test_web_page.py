@@ -333,12 +333,16 @@ def test_api_key_and_settings_on_a_phone_screen(pipeline) -> None:  # type: igno
 
         assert seen == [("", 401), ("Bearer open-sesame", 401), ("Bearer sesame", 200)]
         assert page.evaluate("() => sessionStorage.getItem('pagefix.apiKey')") == "sesame"
+        stored = page.evaluate("() => Object.values(localStorage).join(' ')")  # settings only, never the key
+        assert '"unwarping":false' in stored and "sesame" not in stored
         text = page.locator("[data-page]").inner_text()
         assert re.search(r"Stages run\s+orientation\s+Size", text), text  # unwarping was not asked for
         # Nothing is wider than the phone's screen.
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert watch.foreign == [] and watch.errors == []
         assert [status for _, status in watch.failed_loads] == [401, 401]
+        page.get_by_role("button", name="Clear finished").click()
+        assert page.locator("li.card").count() == 0 and page.get_by_text("No files yet.").is_visible()
 
 
 @needs_browser
