@@ -237,6 +237,7 @@ function sleep(seconds, onTick) {
 }
 
 function retryDelay(header) {
+  if (!header) return 5; // a 503 without Retry-After: the service's own default
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(Math.max(seconds, 1), 120);
   const date = Date.parse(header || "");
@@ -311,8 +312,6 @@ function objectUrl(blob) {
 class Card {
   constructor(file) {
     this.file = file;
-    this.done = false;
-    this.urls = [];
     this.statusLine = el("p", { class: "status", text: "Waiting" });
     this.bar = el("progress", { max: 1, value: 0, "aria-label": `Progress of ${file.name}` });
     this.pages = el("div", { class: "pages" });
@@ -341,7 +340,6 @@ class Card {
   }
 
   finish() {
-    this.done = true;
     this.bar.remove();
     this.node.removeAttribute("aria-busy");
     $("clear").disabled = false;
@@ -350,7 +348,7 @@ class Card {
   fail(message) {
     this.node.classList.add("failed");
     this.status("Failed");
-    this.node.insertBefore(el("p", { class: "error", role: "alert", "data-error": true, text: message }), this.pages);
+    this.node.insertBefore(el("p", { class: "error", "data-error": true, text: message }), this.pages);
     this.finish();
     announce(`${this.file.name}: failed. ${message}`);
   }
