@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
     access.add_argument("--cors_origin", action="append", metavar="ORIGIN",
                         help="let web pages of this origin (https://host[:port], or *) call the API from a "
                         "browser; repeatable (default: Serving.cors_origins, none)")
+    parser.add_argument("--no-ui", "--no_ui", dest="no_ui", action="store_true",
+                        help="do not serve the web page at / (API only; default: Serving.ui, true)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ServingSettings.from_config(
         serving, workers=args.workers, max_queue=args.max_queue, request_timeout=args.request_timeout,
         allowed_hosts=hosts, api_keys_file=args.api_keys_file, metrics_public=args.metrics_public,
-        allow_anonymous=args.allow_anonymous, cors_origins=origins,
+        allow_anonymous=args.allow_anonymous, cors_origins=origins, ui=False if args.no_ui else None,
     )
     # Keys are read before the models load, so a bad keys file fails at once.
     ApiKeys.from_sources(settings.api_keys_file)
@@ -95,5 +97,12 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(pipeline, settings=settings)
     logger.info("serving on http://%s:%d with %d worker(s), queue %d", args.host, args.port,
                 settings.workers, settings.max_queue)
+    if settings.ui:
+        logger.info("web page: http://%s:%d/", _url_host(args.host), args.port)
     serve(app, args.host, args.port, log_level="warning" if args.quiet else "info")
     return 0
+
+
+def _url_host(host: str) -> str:
+    """The listening address as a browser is told it: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host

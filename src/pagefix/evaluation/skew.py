@@ -26,7 +26,6 @@ from ..geometry.skew import SkewEstimate, estimate_skew
 from ..inputs import iter_pages
 from ..inputs.sources import IMAGE_SUFFIXES
 
-
 __all__ = ["SkewCase", "SkewReport", "evaluate_skew", "skew_cases", "turn_like_a_scan"]
 
 #: An estimator: a page (BGR uint8) to its skew in degrees (counter-clockwise), None when unsure.

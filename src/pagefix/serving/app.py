@@ -32,6 +32,7 @@ from .auth import PUBLIC_PATHS, ApiKeyMiddleware, ApiKeys
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
+from .page import add_web_page
 from .responses import ServiceError, error_response, log_id_of
 from .schemas import InferRequest, InferResponse, NoResultResponse, ReadyResponse
 from .settings import ServingSettings
@@ -165,6 +166,8 @@ def create_app(
             return _internal_error(log_id, request, exc)
         return Response(answer, media_type="application/json")
 
+    if settings.ui:
+        add_web_page(app, settings, pipeline.config)
     return app
 
 

@@ -18,6 +18,7 @@
       metrics_public: false            # let /metrics answer without a key
       allow_anonymous: false           # no key on a non-loopback address is on purpose: no warning
       cors_origins: []                 # browser origins allowed to call the API (CORS); none by default
+      ui: true                         # the web page at / (pagefix serve --no-ui: off)
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class ServingSettings:
     allow_anonymous: bool = False
     #: Origins (`https://app.example.com`, or `*`) whose pages may call the API from a browser.
     cors_origins: tuple[str, ...] = ()
+    #: Serve the web page at `/` (its files under `/ui/`); off for API-only deployments.
+    ui: bool = True
 
     @classmethod
     def from_config(cls, serving: dict[str, Any] | None, **overrides: Any) -> ServingSettings:
@@ -149,7 +152,7 @@ class ServingSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"Serving.{name} must be a number of seconds > 0")
-        for name in ("visualize", "allow_private_urls", "metrics_public", "allow_anonymous"):
+        for name in ("visualize", "allow_private_urls", "metrics_public", "allow_anonymous", "ui"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"Serving.{name} must be true or false")
         return dataclasses.replace(
