@@ -3,7 +3,7 @@
     PagefixError                   anything pagefix raises on purpose                      HTTP 500
     ├── InputError                 a source cannot be read, decoded or is not allowed       HTTP 422
     │   ├── UnsupportedFormatError the bytes are not an allowed image or PDF format         HTTP 422
-    │   ├── LimitExceededError     a limit (pixels, bytes, pages, scans, time) was hit      HTTP 422
+    │   ├── LimitExceededError     a limit (pixels, bytes, JPEG scans, sides) was hit       HTTP 422
     │   ├── PasswordProtectedError the PDF is encrypted                                     HTTP 422
     │   └── FetchError             a URL could not be fetched (status, timeout, address)    HTTP 422
     ├── ModelStoreError            a model cannot be found, fetched or loaded               HTTP 500
@@ -33,9 +33,10 @@ Attributes a caller can rely on (the message is for people and may change):
   `"timeout"` (a read or the whole download took too long), `"connect"` (the name did not
   resolve, the connection failed or broke), `"redirects"` (more than `Limits.max_redirects`),
   `"encoding"` (an unsupported or corrupt Content-Encoding); `url`, the URL being fetched when it
-  failed (after redirects; None where not known); `status_code`, the server's HTTP status for
-  `"status"` (else None). A download over `Limits.max_file_bytes` raises `LimitExceededError`
-  with `limit == "max_file_bytes"`, not `FetchError`.
+  failed, after redirects (for `"redirects"`, the one it was sent to next; None where not known);
+  `status_code`, the server's HTTP status for `"status"` (else None). A download over
+  `Limits.max_file_bytes` raises `LimitExceededError` with `limit == "max_file_bytes"`, not
+  `FetchError`.
 
 Errors keep their attributes through pickling (the batch runner sends them between processes)
 and through `PagefixError.with_message` (which `PageFailure.raise_error` uses).
