@@ -3,6 +3,11 @@ doc_preprocessor, on ONNX Runtime).
 
 >>> from pagefix import DocPreprocessor
 >>> [r.print() for r in DocPreprocessor().predict("photo.jpg")]  # doctest: +SKIP
+
+The public API is the names in `__all__`: the pipeline, its results, the limits, the PDF writer
+and the error tree (documented, with the attributes each error carries, in `pagefix.errors`).
+The subpackages (`pagefix.inputs`, `pagefix.models`, `pagefix.pipeline`, ...) are internal and may
+change between releases.
 """
 
 from .errors import (
@@ -13,6 +18,8 @@ from .errors import (
     InputError,
     LimitExceededError,
     ModelStoreError,
+    OcrError,
+    OutputError,
     PagefixError,
     PasswordProtectedError,
     UnsupportedFormatError,
@@ -36,6 +43,8 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "ModelStoreError",
+    "OcrError",
+    "OutputError",
     "Page",
     "PageAngle",
     "PageFailure",

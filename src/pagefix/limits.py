@@ -21,6 +21,16 @@ _MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
+    """Every input limit, with its default; `Limits.from_env()` reads `PAGEFIX_<FIELD>` overrides.
+
+    An input over a limit raises `LimitExceededError` with the field's name in its `limit`; the
+    fetch timeouts raise `FetchError` (`reason="timeout"`), and pages past `max_pdf_pages` or frames
+    past `max_frames` are skipped with a warning.
+
+    >>> Limits(max_pixels=50_000_000).replace(max_file_bytes=64 * 1024 * 1024).max_pixels
+    50000000
+    """
+
     #: Pixels per decoded image or rendered PDF page (width x height). Checked from the header,
     #: before any decoder allocates. 100 MP keeps a page under ~1.5 GB through the pipeline.
     max_pixels: int = 100_000_000

@@ -8,6 +8,9 @@ same code for both engines), `manifest` (Parquet journal and merged manifest), `
 left to do), `local` and `ray_engine` (the engines; `ray_stages` holds the actors of its staged
 layout), `runner` (one run), `command` (the CLI). Only `ray_engine` and `ray_stages` import Ray,
 and only when `--engine ray` is chosen.
+
+Internal: these modules may change between releases; the public API is what `pagefix`
+exports (`pagefix.__all__`); the runner's own interface is `pagefix batch`.
 """
 
 from .manifest import MANIFEST_NAME

@@ -142,7 +142,7 @@ def _expand(text: str, rel_base: str | None = None) -> list[InputFile]:
 
 
 def _walk_local(root: Path) -> Iterator[Path]:
-    found = []
+    found: list[Path] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(folder) / name for name in names if _wanted(name))
@@ -271,7 +271,8 @@ def read_input(item: InputFile, max_bytes: int | None = None) -> bytes:
         raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
     if max_bytes is not None and len(data) > max_bytes:
         raise LimitExceededError(
-            f"file is over the limit of {max_bytes} bytes (raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+            f"file is over the limit of {max_bytes} bytes (raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
+            limit="max_file_bytes", value=max_bytes, actual=len(data),
         )
     return data
 

@@ -26,14 +26,15 @@ def run_local(files: list[InputFile], options: BatchOptions, run_id: str, stop: 
     max_bytes = pipeline.limits.max_file_bytes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagefix-read") as reader:
         # A failed read re-raises from `result()` inside `process`, which records it on the input's row.
-        pending: Future[bytes] | None = reader.submit(read_input, files[0], max_bytes) if files else None
+        pending: list[Future[bytes]] = [reader.submit(read_input, files[0], max_bytes)] if files else []
         for position, item in enumerate(files):
             if stop.is_set():
                 break
-            current = pending
+            current = pending.pop()  # this input's read, started one turn ago
             following = position + 1
-            pending = reader.submit(read_input, files[following], max_bytes) if following < len(files) else None
-            sink(processor.process(item, current.result))  # type: ignore[union-attr]
-        if pending is not None:
-            pending.cancel()
+            if following < len(files):
+                pending.append(reader.submit(read_input, files[following], max_bytes))
+            sink(processor.process(item, current.result))
+        for future in pending:
+            future.cancel()
 

@@ -122,8 +122,10 @@ class FileProcessor:
         """Write one page's output and return its manifest row (an error row when it failed)."""
         if isinstance(result, PageFailure):
             return self.row(item, index, started, error=result.error, share=share)
+        if index is None:  # `page_numbers` numbers every decoded page
+            raise ValueError(f"{item.rel}: a page result without a page number")
         try:
-            name = self.tree.page_name(item.rel, index, self.options.image_format)  # type: ignore[arg-type]
+            name = self.tree.page_name(item.rel, index, self.options.image_format)
             self.tree.write(name, self._encode(result))
             if pdf is not None:
                 pdf.add(result)
@@ -189,7 +191,8 @@ def _check_size(size: int, limit: int) -> None:
     if size > limit:
         raise LimitExceededError(
             f"file is {size} bytes, over the limit of {limit} bytes "
-            "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+            "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
+            limit="max_file_bytes", value=limit, actual=size,
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, PagefixError
+from ..inputs import PageFailure
 from ..pipeline.prefetch import BackgroundWriter
 from .flags import add_pipeline_arguments, pipeline_kwargs
 from .shutdown import sigterm_raises
@@ -45,11 +46,11 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
     failures = 0
     show_progress = sys.stderr.isatty() and not args.quiet
     # Page n-1 is encoded and written on a thread while page n is in the models.
-    writer = BackgroundWriter()
+    writer: BackgroundWriter[int] = BackgroundWriter()
     with sigterm_raises(), writer, tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
         for item in pipeline.predict_iter(args.input, errors="yield"):
             progress.update(1)
-            if not item.ok:
+            if isinstance(item, PageFailure):
                 failures += 1
                 logger.error("%s", item.message)
                 continue

@@ -87,7 +87,7 @@ def _progress(total: int, args: argparse.Namespace, unit: str) -> Any:
 
 
 def run_orientation(args: argparse.Namespace) -> int:
-    from ..evaluation.datasets import open_orientation_source
+    from ..evaluation.datasets import ClassificationList, UprightFolder, open_orientation_source
     from ..evaluation.orientation import ClassifierScorer, Scorer, compare_orientation, format_comparison
     from ..evaluation.photo_orientation import PipelineScorer, TurnedPhotos
     from ..pipeline.preprocessor import DocPreprocessor
@@ -100,6 +100,7 @@ def run_orientation(args: argparse.Namespace) -> int:
     classifier = pipeline.orientation_classifier
     ours = pipeline.view_set.name if pipeline.config.reclassify_unwarped or not photos else f"{pipeline.view_set.name} (once)"
     scorers: dict[str, Scorer] = {}
+    source: TurnedPhotos | ClassificationList | UprightFolder
     if photos:
         source = TurnedPhotos(args.data, limits=pipeline.limits, limit=args.limit)
         if not args.no_reference:

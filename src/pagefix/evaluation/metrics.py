@@ -69,7 +69,8 @@ def ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
     if x.shape != y.shape:
         raise ValueError(f"images differ in size: {x.shape} and {y.shape}")
     total = 0.0
-    a, b = x.astype(np.float64), y.astype(np.float64)
+    a: np.ndarray = x.astype(np.float64)
+    b: np.ndarray = y.astype(np.float64)
     for level, weight in enumerate(MSSSIM_WEIGHTS):
         if min(a.shape) < 7:
             raise ValueError("images are too small for 5 MS-SSIM levels")
@@ -91,7 +92,8 @@ def local_distortion(x: np.ndarray, y: np.ndarray) -> float:
         return cv2.resize(smooth, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_CUBIC)
 
     original, result = half(y), half(x)
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(original, result, None)
+    # OpenCV takes None for the initial flow (none given); its stubs do not say so.
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(original, result, None)  # type: ignore[call-overload]
     length = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
     mask = original != 0  # as the literature: pixels that are pure black in the original do not count
     return float(length[mask].mean()) if mask.any() else float(length.mean())

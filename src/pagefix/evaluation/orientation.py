@@ -15,7 +15,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from ..inputs import PageFailure
 from ..models import OrientationClassifier
@@ -204,10 +204,10 @@ def _batches(
 ) -> Iterator[list[LabelledPage]]:
     pages = (item for item in source if _keep(item, failures))
     while batch := list(itertools.islice(pages, size)):
-        yield batch  # type: ignore[misc]
+        yield batch
 
 
-def _keep(item: LabelledPage | PageFailure, failures: list[tuple[str, str]]) -> bool:
+def _keep(item: LabelledPage | PageFailure, failures: list[tuple[str, str]]) -> TypeGuard[LabelledPage]:
     if isinstance(item, PageFailure):
         failures.append((str(item.input_path), str(item.error)))
         return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..errors import PagefixError
 from ..inputs import PageFailure
 from ..limits import Limits
 from ..pipeline.preprocessor import DocPreprocessor
+from ..pipeline.result import PageResult
 from .datasets import ANGLES, LabelledPage, turn_content
 from .orientation import Prediction
 from .page_match import upright_turn
@@ -71,11 +73,14 @@ class PipelineScorer:
         self.pipeline = pipeline
 
     def __call__(self, pages: Sequence[LabelledPage]) -> list[Prediction]:
-        results = self.pipeline.predict([page.image for page in pages])
+        # errors="raise" (the default) returns results only.
+        results = cast("list[PageResult]", self.pipeline.predict([page.image for page in pages]))
         predictions = []
         for page, result in zip(pages, results):
             applied = max(result.angle, 0)
-            left = upright_turn(result.output_img, page.flat)  # type: ignore[attr-defined]
+            if not isinstance(page, TurnedPhoto) or page.flat is None:
+                raise TypeError("PipelineScorer judges TurnedPhoto pages, which carry their flat original")
+            left = upright_turn(result.output_img, page.flat)
             true = (applied + left) % 360
             score = result.angle_score or 0.0
             predictions.append(Prediction(page.name, page.group, true, applied, score, score if left == 0 else 0.0))

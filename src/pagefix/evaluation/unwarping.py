@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..errors import InputError, PagefixError
 from ..inputs import Page, iter_pages
 from ..limits import Limits
 from ..pipeline.preprocessor import DocPreprocessor
+from ..pipeline.result import PageResult
 from .metrics import character_error_rate, local_distortion, ms_ssim, prepare_pair
 from .ocr import ocr_text
 from .tables import format_table
@@ -146,12 +147,14 @@ class UnwarpingReport:
                   *(f"{_fmt(s[m]['photo'])} -> {_fmt(s[m]['unwarped'])}" for m in metrics))
                  for g, s in groups.items()],
             ))
-        ranked = sorted(self.scored, key=lambda p: (p.after.ms_ssim - p.before.ms_ssim, p.name))[:worst]
+        compared = [(p.name, p.before, p.after) for p in self.scored if p.before is not None and p.after is not None]
+        ranked = sorted(compared, key=lambda c: (c[2].ms_ssim - c[1].ms_ssim, c[0]))[:worst]
         if ranked:
             lines += ["", "pages unwarping helped least (MS-SSIM change)"]
             lines.append(format_table(
                 ("photo", "MS-SSIM photo", "MS-SSIM unwarped", "LD photo", "LD unwarped"),
-                [(p.name, _fmt(p.before.ms_ssim), _fmt(p.after.ms_ssim), _fmt(p.before.ld), _fmt(p.after.ld)) for p in ranked],
+                [(name, _fmt(before.ms_ssim), _fmt(after.ms_ssim), _fmt(before.ld), _fmt(after.ld))
+                 for name, before, after in ranked],
             ))
         failed = [p for p in self.pairs if p.error]
         if failed:
@@ -252,9 +255,7 @@ def evaluate_unwarping(
             except PagefixError as exc:
                 record.error = str(exc)
                 continue
-            job = pool.submit(
-                lambda p=photo, o=output, g=original, t=text: (_score(p, g, t, language), _score(o, g, t, language))
-            )
+            job = pool.submit(_score_both, photo, output, original, text, language)
             pending.append((record, job))
             while len(pending) > 2 * max(1, workers):
                 _collect(pending.pop(0), progress)
@@ -265,13 +266,19 @@ def evaluate_unwarping(
     return UnwarpingReport(results, ocr_reference, settings)
 
 
+def _score_both(photo: np.ndarray, output: np.ndarray, original: np.ndarray, text: str | None,
+                language: str) -> tuple[Scores, Scores]:
+    return _score(photo, original, text, language), _score(output, original, text, language)
+
+
 def _run_pipeline(pairs: Sequence[UnwarpPair], pipeline: DocPreprocessor) -> Iterator[tuple[np.ndarray, np.ndarray] | PagefixError]:
     for pair in pairs:
         try:
-            result = next(iter(pipeline.predict_iter(str(pair.distorted), errors="raise")))
+            item = next(iter(pipeline.predict_iter(str(pair.distorted), errors="raise")))
         except PagefixError as exc:
             yield exc
             continue
+        result = cast(PageResult, item)  # errors="raise" yields results only
         yield result.input_img, result.output_img
 
 

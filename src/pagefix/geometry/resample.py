@@ -101,7 +101,8 @@ def apply_grid(
     if max(src_h, src_w, full_h, full_w) >= _REMAP_MAX_SIDE:
         raise LimitExceededError(
             f"a page of {src_w}x{src_h} px cannot be unwarped to {full_w}x{full_h} px: "
-            f"sides must be under {_REMAP_MAX_SIDE} px"
+            f"sides must be under {_REMAP_MAX_SIDE} px",
+            limit="max_remap_side", value=_REMAP_MAX_SIDE, actual=max(src_h, src_w, full_h, full_w),
         )
     px, py = grid_to_nodes(grid, (src_h, src_w))
     cols = align_corners_matrix(full_w, grid.shape[2], out_w, mx).T  # [gw, full_w]

@@ -1,4 +1,7 @@
-"""The input layer: any source to a stream of `Page(image, input_path, page_index)`."""
+"""The input layer: any source to a stream of `Page(image, input_path, page_index)`.
+
+Internal: these modules may change between releases; the public API is what `pagefix` exports
+(`pagefix.__all__`), which includes `Page` and `PageFailure`."""
 
 from .decode import check_pixels, decode_image
 from .fetch import fetch_url, is_url

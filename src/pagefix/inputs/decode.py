@@ -20,7 +20,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -73,7 +73,8 @@ def check_pixels(width: int, height: int, limits: Limits, what: str = "image") -
     if width * height > limits.max_pixels:
         raise LimitExceededError(
             f"{what} is {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
-            f"{limits.max_pixels / 1e6:.1f} MP (raise it with PAGEFIX_MAX_PIXELS or Limits.max_pixels)"
+            f"{limits.max_pixels / 1e6:.1f} MP (raise it with PAGEFIX_MAX_PIXELS or Limits.max_pixels)",
+            limit="max_pixels", value=limits.max_pixels, actual=width * height,
         )
 
 
@@ -173,7 +174,8 @@ def _open(data: bytes, fmt: str, limits: Limits) -> Image.Image:
         size = f" (its header claims {int(claimed.group(1)) / 1e6:.0f} MP)" if claimed else ""
         raise LimitExceededError(
             f"image is over the limit of {limits.max_pixels / 1e6:.1f} MP{size} "
-            "(raise it with PAGEFIX_MAX_PIXELS or Limits.max_pixels)"
+            "(raise it with PAGEFIX_MAX_PIXELS or Limits.max_pixels)",
+            limit="max_pixels", value=limits.max_pixels, actual=int(claimed.group(1)) if claimed else None,
         ) from exc
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         raise InputError(f"cannot decode {fmt.upper()} image: corrupt or truncated file{_reason(exc)}") from exc
@@ -201,7 +203,8 @@ def _decode_frame(image: Image.Image, limits: Limits, what: str = "image") -> tu
             orientation = _orientation(image)
             bgr = to_bgr_array(image)
     except MemoryError as exc:
-        raise LimitExceededError(f"out of memory decoding a {image.size[0]}x{image.size[1]} {what}") from exc
+        raise LimitExceededError(f"out of memory decoding a {image.size[0]}x{image.size[1]} {what}",
+                                 limit="memory", actual=image.size[0] * image.size[1]) from exc
     except _DECODE_ERRORS as exc:
         raise InputError(f"cannot decode {image.format or 'image'}: corrupt or truncated file{_reason(exc)}") from exc
     # The EXIF turn is applied to the BGR array by the caller, once Pillow's pixels are freed
@@ -260,7 +263,8 @@ def _band_converter(image: Image.Image) -> Callable[[Image.Image], np.ndarray]:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         return lambda band: _gray_to_bgr(_high_depth_to_uint8(np.asarray(band)))
     if mode == "F":
-        low, high = image.getextrema()
+        # One band: Pillow gives (min, max) as numbers; its annotation also covers multi-band images.
+        low, high = cast("tuple[float, float]", image.getextrema())
         peak = float(high) if np.isfinite(high) else 0.0
         scale = 255.0 if peak <= 1.0 else 1.0  # floats in [0, 1] are brightness, others grey levels
         return lambda band: _gray_to_bgr(_float_to_uint8(np.asarray(band), scale))

@@ -141,7 +141,8 @@ class _Backend(httpcore.SyncBackend):
         self.policy = policy
         self.deadline = deadline
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
         addresses = _resolve(host, port, self.deadline.bound(timeout, httpcore.ConnectTimeout))
         for address in addresses:  # one bad address in the answer refuses the host
             self.policy.check(host, address)
@@ -215,24 +216,27 @@ def fetch_url(url: str, limits: Limits) -> bytes:
     deadline = _Deadline(limits.fetch_deadline)
     for _hop in range(limits.max_redirects + 1):
         if not is_url(url):
-            raise FetchError(f"only http and https URLs can be fetched, not {url[:200]!r}")
+            raise FetchError(f"only http and https URLs can be fetched, not {url[:200]!r}", reason="scheme", url=url)
         try:
             with _client(url, limits, deadline) as client, client.stream("GET", url) as response:
                 if response.status_code in _REDIRECTS and response.headers.get("location"):
                     url = urljoin(url, response.headers["location"])
                     continue
                 if not response.is_success:
-                    raise FetchError(f"could not fetch file: HTTP {response.status_code}")
+                    raise FetchError(f"could not fetch file: HTTP {response.status_code}", reason="status", url=url,
+                                     status_code=response.status_code)
                 return _read_capped(response, limits, deadline)
         except _BlockedAddress as exc:
-            raise FetchError(f"could not fetch file: address not allowed ({exc})") from exc
+            raise FetchError(f"could not fetch file: address not allowed ({exc})", reason="blocked_address",
+                             url=url) from exc
         except httpx.TimeoutException as exc:
             if deadline.passed():
-                raise FetchError(_too_slow(limits)) from exc
-            raise FetchError(f"could not fetch file: timed out ({exc or type(exc).__name__})") from exc
+                raise FetchError(_too_slow(limits), reason="timeout", url=url) from exc
+            raise FetchError(f"could not fetch file: timed out ({exc or type(exc).__name__})", reason="timeout",
+                             url=url) from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"could not fetch file: {exc}") from exc
-    raise FetchError(f"could not fetch file: more than {limits.max_redirects} redirects")
+            raise FetchError(f"could not fetch file: {exc}", reason="connect", url=url) from exc
+    raise FetchError(f"could not fetch file: more than {limits.max_redirects} redirects", reason="redirects", url=url)
 
 
 def _too_slow(limits: Limits) -> str:
@@ -254,7 +258,7 @@ def _read_capped(response: httpx.Response, limits: Limits, deadline: _Deadline) 
         if len(body) > limits.max_file_bytes:
             raise _too_big(limits)
         if deadline.passed():
-            raise FetchError(_too_slow(limits))
+            raise FetchError(_too_slow(limits), reason="timeout", url=str(response.url))
     return bytes(body)
 
 
@@ -266,7 +270,7 @@ def _decoded(encoding: str, raw: Iterable[bytes], limits: Limits) -> Iterator[by
         yield from raw
         return
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise FetchError(f"could not fetch file: unsupported Content-Encoding {encoding!r}")
+        raise FetchError(f"could not fetch file: unsupported Content-Encoding {encoding!r}", reason="encoding")
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
     step = min(limits.max_file_bytes + 1, 1 << 20)
     try:
@@ -277,12 +281,13 @@ def _decoded(encoding: str, raw: Iterable[bytes], limits: Limits) -> Iterator[by
                 data = inflater.unconsumed_tail
         yield inflater.flush()
     except zlib.error as exc:
-        raise FetchError(f"could not fetch file: corrupt {encoding} body ({exc})") from exc
+        raise FetchError(f"could not fetch file: corrupt {encoding} body ({exc})", reason="encoding") from exc
 
 
 def _too_big(limits: Limits, size: int | None = None) -> LimitExceededError:
     what = f"of {size} bytes " if size is not None else ""
     return LimitExceededError(
         f"download {what}is over the limit of {limits.max_file_bytes} bytes "
-        "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+        "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
+        limit="max_file_bytes", value=limits.max_file_bytes, actual=size,
     )

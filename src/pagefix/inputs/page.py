@@ -50,5 +50,5 @@ class PageFailure:
         return f"{where}: {self.error}"
 
     def raise_error(self) -> NoReturn:
-        """Raise the failure as its own error type, with the source named in the message."""
-        raise type(self.error)(self.message) from self.error
+        """Raise the failure as its own error type and attributes, with the source named in the message."""
+        raise self.error.with_message(self.message) from self.error

@@ -60,7 +60,8 @@ def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float
     if fitted < limits.pdf_min_render_scale:
         raise LimitExceededError(
             f"PDF page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered under the limit of "
-            f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}"
+            f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}",
+            limit="pdf_min_render_scale", value=limits.pdf_min_render_scale, actual=max(fitted, 0.0),
         )
     logger.warning(
         "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",

@@ -36,7 +36,8 @@ def check_structure(data: bytes, fmt: str, limits: Limits) -> None:
         if scans > limits.max_jpeg_scans:
             raise LimitExceededError(
                 f"JPEG has more than {limits.max_jpeg_scans} scans (a progressive JPEG has about 10); "
-                "raise the limit with PAGEFIX_MAX_JPEG_SCANS or Limits.max_jpeg_scans"
+                "raise the limit with PAGEFIX_MAX_JPEG_SCANS or Limits.max_jpeg_scans",
+                limit="max_jpeg_scans", value=limits.max_jpeg_scans, actual=scans,
             )
     elif fmt == "tiff":
         _check_tiff_tables(data, limits.max_frames + 1)
@@ -88,7 +89,8 @@ def _check_tiff_tables(data: bytes, max_ifds: int) -> None:
         if tables.size and int(tables["count"].max()) > MAX_TIFF_STRIPS:
             raise LimitExceededError(
                 f"TIFF frame {len(seen) - 1} has {int(tables['count'].max())} strips or tiles, over the "
-                f"bound of {MAX_TIFF_STRIPS}"
+                f"bound of {MAX_TIFF_STRIPS}",
+                limit="max_tiff_strips", value=MAX_TIFF_STRIPS, actual=int(tables["count"].max()),
             )
         after = offset + 2 + 12 * count
         if after + 4 > len(data):

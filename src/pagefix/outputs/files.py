@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ def png_encoder() -> str:
     return wanted
 
 
-def _import_fpng():  # type: ignore[no-untyped-def]
+def _import_fpng() -> Any:  # the untyped fpng module, or None
     try:
         import fpng
     except ImportError:  # a platform without its wheel: OpenCV writes the PNGs

@@ -1,9 +1,12 @@
 """The pipeline layer: `DocPreprocessor`, its settings, the per-page stages, the orientation-only
 path and the result type. It knows pages and models, never where a page came from or where it goes.
 
-Internal modules: `preprocessor` (the class), `settings` (every setting, declared once, and the
+Modules: `preprocessor` (the class), `settings` (every setting, declared once, and the
 YAML configuration), `stages` (prepare, find grids, finish: what batch engines run apart), `angles`
 (`predict_angles`), `result` (`PageResult`), `prefetch` (decoding ahead, writing behind).
+
+Internal: these modules may change between releases; the public API is what `pagefix`
+exports (`pagefix.__all__`), which includes `DocPreprocessor`, `PageResult` and `PageAngle`.
 """
 
 from .angles import PageAngle

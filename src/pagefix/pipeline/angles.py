@@ -86,8 +86,12 @@ def _decode_ahead(input: Any, limits: Limits, min_short_side: int) -> Iterator[P
                     yield from pending.popleft().result()
                 yield from iter_pages(item, limits, min_short_side)
                 continue
-            pending.append(pool.submit(lambda i=item: list(iter_pages(i, limits, min_short_side))))
+            pending.append(pool.submit(_all_pages, item, limits, min_short_side))
             while len(pending) > _AHEAD:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+
+
+def _all_pages(item: Any, limits: Limits, min_short_side: int) -> list[Page | PageFailure]:
+    return list(iter_pages(item, limits, min_short_side))

@@ -13,11 +13,12 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar, cast
 
 __all__ = ["BackgroundWriter", "prefetch"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _END = object()
 
@@ -63,7 +64,7 @@ def prefetch(source: Iterable[T], depth: int = 1) -> Iterator[T]:
                 if error is not None:
                     raise error
                 return
-            yield item  # type: ignore[misc]
+            yield cast(T, item)  # anything but the end marker is an item of `source`
             del item
     finally:
         stop.set()
@@ -84,7 +85,7 @@ def _put(items: queue.Queue, stop: threading.Event, entry: tuple[object, BaseExc
             continue
 
 
-class BackgroundWriter:
+class BackgroundWriter(Generic[R]):
     """Run save jobs one at a time on a thread, so encoding page n-1 overlaps the model on page n.
 
     `submit` waits for the previous job first (at most one page waits to be written), returns its
@@ -93,15 +94,15 @@ class BackgroundWriter:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagefix-writer")
-        self._pending: Future[object] | None = None
+        self._pending: Future[R] | None = None
 
-    def submit(self, job: Callable[[], object]) -> object:
+    def submit(self, job: Callable[[], R]) -> R | None:
         """Start `job` after the previous one; returns the previous job's result (None if none)."""
         previous = self.wait()
         self._pending = self._pool.submit(job)
         return previous
 
-    def wait(self) -> object:
+    def wait(self) -> R | None:
         pending, self._pending = self._pending, None
         return pending.result() if pending is not None else None
 
@@ -111,7 +112,7 @@ class BackgroundWriter:
         finally:
             self._pool.shutdown(wait=True)
 
-    def __enter__(self) -> BackgroundWriter:
+    def __enter__(self) -> BackgroundWriter[R]:
         return self
 
     def __exit__(self, *exc: object) -> None:

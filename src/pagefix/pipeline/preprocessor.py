@@ -8,7 +8,7 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError, PagefixError
@@ -204,7 +204,7 @@ class DocPreprocessor:
                 yield item
                 del item
 
-    def process_pages(self, pages: Iterable[Page], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
+    def process_pages(self, pages: Iterable[Page | PageFailure], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         """Run already decoded pages through the models (for front ends that decode themselves);
         settings left out or None take the pipeline's values."""
         return self._process_chunk(list(pages), self.resolve_settings(settings))
@@ -233,7 +233,7 @@ class DocPreprocessor:
         """Stage 2: the UVDoc model on the `unwarp_input`s of prepared pages (None: not unwarped)."""
         return page_stages.find_grids(self, inputs, settings)
 
-    def finish_pages(self, prepared: list[PreparedPage | PageFailure], grids: list[PageGrid | PagefixError | None],
+    def finish_pages(self, prepared: list[PreparedPage | PageFailure], grids: Sequence[PageGrid | PagefixError | None],
                      settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         """Stage 3: full-resolution resampling, second look, final turn: one result per item."""
         return page_stages.finish(self, prepared, grids, settings)

@@ -108,8 +108,9 @@ def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
     grids: list[PageGrid | PagefixError] = [PageGrid() for _ in inputs]
     if not settings["use_doc_unwarping"] or not wanted:
         return grids
-    found = _each_alone_on_error(
-        lambda group: _grids(pipeline, group, settings), [inputs[i] for i in wanted], lambda _, exc: exc,
+    chosen = [item for item in inputs if item is not None]
+    found: list[PageGrid | PagefixError] = _each_alone_on_error(
+        lambda group: _grids(pipeline, group, settings), chosen, lambda _, exc: exc,
     )
     for i, grid in zip(wanted, found):
         grids[i] = grid
@@ -121,7 +122,8 @@ def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[
     scores: list[float | None] = [None] * len(inputs)
     warped = list(range(len(inputs)))
     if settings["skip_flat_pages"]:
-        probes = run_probes(unwarper, [item.probe for item in inputs], [item.probe_frame for item in inputs])  # type: ignore[misc]
+        probed = [_probe_of(item) for item in inputs]
+        probes = run_probes(unwarper, [probe for probe, _ in probed], [frame for _, frame in probed])
         scores = [probe.score for probe in probes]
         limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
         warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
@@ -140,6 +142,13 @@ def finish(pipeline: DocPreprocessor, prepared: Sequence[PreparedPage | PageFail
     return _in_place(prepared, [item for item, _ in units], done)
 
 
+def _probe_of(item: UnwarpInput) -> tuple[np.ndarray, ProbeFrame]:
+    if item.probe is None or item.probe_frame is None:
+        # An engine that runs the stages apart passed other settings to stage 2 than to stage 1.
+        raise ValueError("skip_flat_pages is on but the page was prepared without its probe")
+    return item.probe, item.probe_frame
+
+
 @dataclass
 class _Unwarped:
     """One page after resampling; `grid` is None when the page was left as it was."""
@@ -155,11 +164,12 @@ def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid 
     outputs = [_resample(pipeline, item.upright, grid, settings["keep_margin"]) for item, grid in units]
     second = _decide_again(pipeline, outputs, settings)
     results: list[PageResult | PageFailure] = []
+    outputs.reverse()  # popped from the end: the first page first
     for i, (item, _) in enumerate(units):
         page, decided, again = item.page, item.decision, second[i]
         # Taken out of the list, so each full-size copy goes as soon as it is not needed (a 100 MP
         # page is 300 MB a copy).
-        out, outputs[i] = outputs[i], None  # type: ignore[call-overload]
+        out = outputs.pop()
         if isinstance(out, PagefixError):
             results.append(PageFailure(page.input_path, page.page_index, out))
             continue
@@ -224,9 +234,9 @@ def _decide_again(pipeline: DocPreprocessor, outputs: list[_Unwarped | PagefixEr
     again: list[AngleDecision | None] = [None] * len(outputs)
     if not (pipeline.config.reclassify_unwarped and settings["use_doc_orientation_classify"]):
         return again
-    unwarped = [i for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
-    found = _decide(pipeline, [outputs[i].image for i in unwarped], settings, "unwarped")  # type: ignore[union-attr]
-    for i, decision in zip(unwarped, found):
+    unwarped = [(i, out) for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
+    found = _decide(pipeline, [out.image for _, out in unwarped], settings, "unwarped")
+    for (i, _), decision in zip(unwarped, found):
         again[i] = decision
     return again
 
@@ -241,14 +251,14 @@ def fill_color(pipeline: DocPreprocessor, keep_margin: float) -> tuple[int, int,
     return (blue, green, red)
 
 
-def _each_alone_on_error(work: Callable[[list[Unit]], list[Done]], units: list[Unit],
+def _each_alone_on_error(work: Callable[[list[Unit]], Sequence[Done]], units: list[Unit],
                          failed: Callable[[Unit, PagefixError], Done]) -> list[Done]:
     """`work` on all units at once; when it raises, on each unit alone, so the error lands on the
     unit that caused it."""
     if not units:
         return []
     try:
-        return work(units)
+        return list(work(units))
     except PagefixError as exc:
         if len(units) == 1:
             return [failed(units[0], exc)]

@@ -2,6 +2,9 @@
 
 Importing this package needs nothing beyond the base install; `create_app` and `ServingSettings`
 import the server extra when first used.
+
+Internal: these modules may change between releases; the public API is what `pagefix`
+exports (`pagefix.__all__`); the service's own interface is `pagefix serve` and its HTTP API.
 """
 
 from __future__ import annotations

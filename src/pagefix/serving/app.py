@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from ..errors import FetchError, InputError, PagefixError
+from ..errors import FetchError, PagefixError
 from ..pipeline.settings import load_config
 from .auth import PUBLIC_PATHS, ApiKeyMiddleware, ApiKeys
 from .inference import Job, PagePipeline, answer_json
@@ -42,7 +42,7 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": NoResultResponse, "description": text}
     for status, text in {
         400: "The request body cannot be read (bad Content-Length, nesting too deep).",
@@ -160,7 +160,7 @@ def create_app(
         except asyncio.TimeoutError:
             raise ServiceError(504, f"Request took longer than {settings.request_timeout:g} s "
                                "(Serving.request_timeout)") from None
-        except (InputError, ServiceError, JobCancelled):
+        except (PagefixError, ServiceError, JobCancelled):  # answered by the handlers below
             raise
         except Exception as exc:  # noqa: BLE001 - a bug or a model failure: logged, never shown
             return _internal_error(log_id, request, exc)
@@ -195,9 +195,11 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(log_id_of(request), exc.status_code, str(exc.detail), exc.headers)
 
-    @app.exception_handler(InputError)
-    async def bad_input(request: Request, exc: InputError) -> Response:
-        return error_response(log_id_of(request), 422, _input_message(exc))
+    @app.exception_handler(PagefixError)
+    async def pagefix_error(request: Request, exc: PagefixError) -> Response:
+        if exc.http_status >= 500:
+            return _internal_error(log_id_of(request), request, exc)
+        return error_response(log_id_of(request), exc.http_status, _input_message(exc))
 
     @app.exception_handler(JobCancelled)
     async def cancelled(request: Request, exc: JobCancelled) -> Response:  # raced with the timeout
@@ -215,12 +217,11 @@ def _internal_error(log_id: str, request: Request, exc: BaseException) -> Respon
 
 
 def _input_message(exc: PagefixError) -> str:
-    text = str(exc)
-    if isinstance(exc, FetchError) and "address not allowed" in text:
+    if isinstance(exc, FetchError) and exc.reason == "blocked_address":
         # The resolved address of a name is kept in the server log only: it maps the private network.
-        logger.info("URL refused: %s", text)
+        logger.info("URL refused: %s", exc)
         return "could not fetch file: the address is not allowed (loopback, private, link-local or reserved)"
-    return text
+    return str(exc)
 
 
 def _validation_message(exc: RequestValidationError) -> str:

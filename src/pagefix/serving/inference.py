@@ -106,7 +106,7 @@ def _process(
 def _fail(failure: PageFailure) -> NoReturn:
     """Raise a page's error, naming the page (0-based) of a PDF or TIFF; never a server path."""
     where = f"page {failure.page_index}: " if failure.page_index is not None else ""
-    raise type(failure.error)(f"{where}{failure.error}") from failure.error
+    raise failure.error.with_message(f"{where}{failure.error}") from failure.error
 
 
 def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | None) -> DocPreprocessingResult:

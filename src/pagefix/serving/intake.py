@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .metrics import ServiceMetrics
 from .responses import error_response, log_id_of
 from .settings import ServingSettings
-from .workers import InferencePool
+from .workers import InferencePool, Ticket
 
 __all__ = ["INFER_PATH", "IntakeMiddleware", "ticket_of"]
 
@@ -25,7 +25,7 @@ INFER_PATH = "/document-preprocessing"
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
-def ticket_of(scope: Scope):  # type: ignore[no-untyped-def]
+def ticket_of(scope: Scope) -> Ticket | None:
     """The pool place the intake reserved for this request."""
     return scope.get("state", {}).get("pagefix_ticket")
 

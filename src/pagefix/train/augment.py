@@ -106,7 +106,8 @@ class Augmentation:
         if rng.random() < 0.5:
             quality = int(rng.integers(30, 95))
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if ok:
-                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+            if decoded is not None:
+                image = decoded
         return image
 

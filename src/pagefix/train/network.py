@@ -120,6 +120,7 @@ class PPLCNet(nn.Module):
         final linear layer only."""
         if layers == "all":
             return list(self.parameters())
+        prefixes: tuple[str, ...]
         if layers == "top":
             prefixes = ("blocks.11.", "blocks.12.", "last_conv.", "fc.")
         elif layers == "head":

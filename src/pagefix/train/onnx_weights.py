@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -51,14 +52,17 @@ def _graph_slots(model: onnx.ModelProto) -> list[_Slot]:
     return slots
 
 
-def _torch_layers(net: nn.Module) -> list[nn.Module]:
+_Layer = nn.Conv2d | nn.BatchNorm2d | nn.Linear
+
+
+def _torch_layers(net: nn.Module) -> list[_Layer]:
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))]
 
 
 _KIND = {nn.Conv2d: "conv", nn.BatchNorm2d: "bn", nn.Linear: "linear"}
 
 
-def _pairs(model: onnx.ModelProto, net: nn.Module) -> list[tuple[_Slot, nn.Module]]:
+def _pairs(model: onnx.ModelProto, net: nn.Module) -> list[tuple[_Slot, _Layer]]:
     slots, layers = _graph_slots(model), _torch_layers(net)
     if len(slots) != len(layers):
         raise ModelStoreError(
@@ -71,6 +75,12 @@ def _pairs(model: onnx.ModelProto, net: nn.Module) -> list[tuple[_Slot, nn.Modul
     return list(zip(slots, layers))
 
 
+def _running_stats(layer: nn.BatchNorm2d, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if layer.running_mean is None or layer.running_var is None:  # built with track_running_stats=False
+        raise ModelStoreError(f"{where}: the network's batch norm keeps no running statistics")
+    return layer.running_mean, layer.running_var
+
+
 def _copy_in(param: torch.Tensor, value: np.ndarray, where: str) -> None:
     tensor = torch.from_numpy(np.array(value, dtype=np.float32))  # a writable copy
     if tensor.numel() != param.numel():
@@ -79,7 +89,10 @@ def _copy_in(param: torch.Tensor, value: np.ndarray, where: str) -> None:
         param.copy_(tensor.reshape(param.shape))
 
 
-def load_onnx_weights(net: nn.Module, path: str | Path) -> nn.Module:
+_Net = TypeVar("_Net", bound=nn.Module)
+
+
+def load_onnx_weights(net: _Net, path: str | Path) -> _Net:
     """Fill `net` (a `PPLCNet`) with the weights of the ONNX classifier at `path`."""
     model = onnx.load(str(path))
     arrays = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
@@ -92,10 +105,11 @@ def load_onnx_weights(net: nn.Module, path: str | Path) -> nn.Module:
                 _copy_in(layer.bias, arrays[slot.bias], slot.node)
         elif isinstance(layer, nn.BatchNorm2d):
             scale, shift, mean, var = (arrays[name] for name in slot.names)
+            running_mean, running_var = _running_stats(layer, slot.node)
             _copy_in(layer.weight, scale, slot.node)
             _copy_in(layer.bias, shift, slot.node)
-            _copy_in(layer.running_mean, mean, slot.node)
-            _copy_in(layer.running_var, var, slot.node)
+            _copy_in(running_mean, mean, slot.node)
+            _copy_in(running_var, var, slot.node)
         else:  # Linear: the graph multiplies x @ W with W [in, out]; torch stores [out, in]
             if slot.bias is None:
                 raise ModelStoreError(f"graph MatMul {slot.node} has no bias Add after it")
@@ -122,7 +136,7 @@ def write_onnx_weights(net: nn.Module, template: str | Path, target: str | Path)
             if layer.bias is not None and slot.bias is not None:
                 put(slot.bias, layer.bias)
         elif isinstance(layer, nn.BatchNorm2d):
-            for name, tensor in zip(slot.names, (layer.weight, layer.bias, layer.running_mean, layer.running_var)):
+            for name, tensor in zip(slot.names, (layer.weight, layer.bias, *_running_stats(layer, slot.node))):
                 put(name, tensor)
         else:
             put(slot.names[0], layer.weight.T)

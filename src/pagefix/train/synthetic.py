@@ -292,9 +292,10 @@ class _Page:
             self.y += step
 
     def _rule(self, left: int, width: int) -> None:
-        y = self.y + self.size // 3
+        top = self.y_start()
+        y = top + self.size // 3
         self.draw.line([(left, y), (left + width, y)], fill=self.ink, width=max(1, self.size // 12))
-        self.y += self.size // 2 + 2
+        self.y = top + self.size // 2 + 2
 
     def table(self) -> None:
         """A ruled table: a header row, text cells at the reading start, amounts at the far end."""

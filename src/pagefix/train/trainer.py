@@ -176,9 +176,9 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         if config.train_layers == "all":
             raise ConfigError("cached views need --train-layers top or head (the frozen layers are cached)")
         cache = _cache_trunk(net, train_images, train_angles, augmentation, classifier.preprocess, config, hooks)
-        train_images = [None] * len(train_angles)  # the cache replaces the decoded pages
+        train_images.clear()  # the cache replaces the decoded pages
     keep_train = keep_val = None
-    if keep is not None:
+    if keep is not None and teacher is not None:  # the teacher exists exactly when keep pages do
         keep_train = _KeepTrain(keep, net, teacher, augmentation, classifier.preprocess, config, hooks)
         keep_val = _KeepVal(keep, net, teacher, classifier.preprocess, config)
     val_trunk = None
@@ -188,14 +188,15 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
             val_trunk = torch.cat([net.trunk(val_batch[i:i + config.batch_size], config.train_layers)
                                    for i in range(0, len(val_batch), config.batch_size)])
     optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_angles) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _cosine_with_warmup(steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs))
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
     settings = _settings(config)
-    start_epoch, best = 0, {"epoch": -1, "accuracy": -1.0, "state": None}
+    start_epoch = 0
+    best: dict[str, Any] = {"epoch": -1, "accuracy": -1.0, "state": None}
     history: list[dict[str, float]] = []
     checkpoint_path = out / CHECKPOINT
     if checkpoint_path.exists() and not config.restart:
@@ -217,7 +218,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         rng = np.random.default_rng([config.seed, epoch])
         torch.manual_seed(config.seed * 100_003 + epoch)
         _train_mode(net)
-        order = rng.permutation(len(train_images))
+        order = rng.permutation(len(train_angles))
         total_loss, seen, right, total_distill = 0.0, 0, 0, 0.0
         with hooks.progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}") as progress:
             for start in range(0, len(order), config.batch_size):
@@ -256,7 +257,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": right / seen}
         if keep_train is not None:
             record["distill_loss"] = total_distill / seen
-        if val_batch is not None:
+        if val_batch is not None and val_labels is not None:  # set together
             if val_trunk is not None:
                 record["val_accuracy"] = _accuracy(
                     lambda x: net.forward_from_trunk(x, config.train_layers), net, val_trunk, val_labels, config.batch_size)
@@ -389,7 +390,8 @@ class _KeepVal:
 
     def _logits(self, model: PPLCNet, batch: torch.Tensor) -> torch.Tensor:
         model.eval()
-        forward = (lambda x: model.forward_from_trunk(x, self.layers)) if self.layers is not None else model
+        layers = self.layers
+        forward = (lambda x: model.forward_from_trunk(x, layers)) if layers is not None else model
         return torch.cat([forward(batch[i:i + self.chunk]) for i in range(0, len(batch), self.chunk)])
 
     @torch.no_grad()
