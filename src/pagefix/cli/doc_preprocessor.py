@@ -30,7 +30,8 @@ def register(commands: Any) -> None:
                      help="write the corrected pages as PDF: a .pdf file for one input document, else a "
                      "directory with one {stem}.pdf per input document")
     run.add_argument("--pdf_dpi", type=float, default=300.0, metavar="DPI",
-                     help="resolution the PDF pages are laid out at (default: 300)")
+                     help="resolution of the PDF pages whose input states none (images without DPI); "
+                     "PDF pages keep their size, images their DPI (default: 300)")
     add_pipeline_arguments(run)
     run.set_defaults(func=_run_doc_preprocessor)
 

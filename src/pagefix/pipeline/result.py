@@ -75,6 +75,10 @@ class PageResult(Mapping[str, Any]):
     #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
     #: untouched), so it can be written out again without re-encoding.
     source_jpeg: bytes | None = field(default=None, repr=False)
+    #: Pixels per inch of `output_img` along x and y: the input page's (a PDF page's size in points,
+    #: an image's stated DPI), turned with the page; None when the input stated none (arrays,
+    #: images without DPI). Unwarping keeps the scale, so a kept margin adds to the physical size.
+    dpi: tuple[float, float] | None = field(default=None, repr=False)
     _name: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +140,15 @@ class PageResult(Mapping[str, Any]):
         if self.page_map is None:
             raise PagefixError("this result carries no coordinate map (it was not made by DocPreprocessor)")
         return self.page_map
+
+    @property
+    def page_size_pt(self) -> tuple[float, float] | None:
+        """The corrected page's physical size (width, height) in points (1/72 in), from `dpi`;
+        None when the input stated no resolution."""
+        if self.dpi is None:
+            return None
+        height, width = self.output_img.shape[:2]
+        return width * 72.0 / self.dpi[0], height * 72.0 / self.dpi[1]
 
     @property
     def json(self) -> dict[str, Any]:
