@@ -21,7 +21,12 @@ from ..geometry.point_maps import PageMap
 from ..outputs.files import encode_image, image_suffix, write_atomic
 from ..outputs.panels import compose_panels, compose_panels_bgr
 
-__all__ = ["AngleDecision", "PageResult"]
+__all__ = ["ANGLE_SCORE_DECIMALS", "WARP_SCORE_DECIMALS", "AngleDecision", "PageResult", "reported_score"]
+
+#: Decimals `angle_score` and `warp_score` carry in every JSON and table pagefix writes (the CLI's
+#: lines, `save_to_json`, the HTTP `prunedResult`, the batch manifest): one rounding, made here.
+ANGLE_SCORE_DECIMALS = 4
+WARP_SCORE_DECIMALS = 3
 
 # unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
 _JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
@@ -38,7 +43,7 @@ class AngleDecision:
     score: float  # the classifier's (combined) probability for it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "angle": self.angle, "score": round(self.score, 5)}
+        return {"stage": self.stage, "angle": self.angle, "score": reported_score(self.score, ANGLE_SCORE_DECIMALS)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,7 +122,7 @@ class PageResult(Mapping[str, Any]):
             "model_settings": dict(self.model_settings),
             "angle": self.angle,
             "unwarp_applied": self.unwarp_applied,
-            "warp_score": None if self.warp_score is None else round(self.warp_score, 3),
+            "warp_score": reported_score(self.warp_score, WARP_SCORE_DECIMALS),
         }
 
     # -- coordinates -----------------------------------------------------------------------------
@@ -204,6 +209,12 @@ class PageResult(Mapping[str, Any]):
     def _suffix(self) -> str:
         # PDF pages have no image suffix of their own: PNG, lossless.
         return image_suffix(_source_name(self.input_path)) if self.input_path else ".png"
+
+
+def reported_score(value: float | None, decimals: int) -> float | None:
+    """A score as pagefix reports it: a Python float rounded to `decimals` (`ANGLE_SCORE_DECIMALS`,
+    `WARP_SCORE_DECIMALS`), so every front end writes the same digits; None stays None."""
+    return None if value is None else round(float(value), decimals)
 
 
 def _target(save_path: str | os.PathLike[str], file_suffixes: tuple[str, ...], name: str) -> Path:
