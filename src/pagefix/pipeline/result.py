@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -127,18 +127,41 @@ class PageResult(Mapping[str, Any]):
 
     # -- coordinates -----------------------------------------------------------------------------
 
-    def map_to_input(self, points: Any) -> np.ndarray:
-        """Pixel coordinates (x, y) [N, 2] in `output_img` to the same points in `input_img`;
-        NaN where the output shows no part of the input.
+    @overload
+    def map_to_input(self, points: Any, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def map_to_input(self, points: Any, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def map_to_input(self, points: Any, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (x, y) [N, 2] in `output_img` to the same points in `input_img`.
+
+        A point in a kept margin (`keep_margin` > 0) maps to where the unwarp's grid, extended
+        linearly into the margin, puts it, which may lie outside `input_img`; a point off
+        `output_img` is NaN. With `return_valid=True` the answer is `(points, valid)`, `valid`
+        True where the output point shows part of the input (the page, not the margin's fill).
 
         >>> result.map_to_input([[120.0, 80.0]])  # doctest: +SKIP
         array([[ 96.4, 131.0]])
+        >>> points, valid = result.map_to_input([[120.0, 80.0], [-5.0, 0.0]], return_valid=True)  # doctest: +SKIP
         """
+        if return_valid:
+            return self._page_map().to_input(points, True)
         return self._page_map().to_input(points)
 
-    def map_to_output(self, points: Any) -> np.ndarray:
-        """Pixel coordinates (x, y) [N, 2] in `input_img` to the same points in `output_img`;
-        NaN where that part of the input is not in the output."""
+    @overload
+    def map_to_output(self, points: Any, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def map_to_output(self, points: Any, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def map_to_output(self, points: Any, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (x, y) [N, 2] in `input_img` to the same points in `output_img`; the
+        inverse of `map_to_input`, margin included. NaN where the point has no place in
+        `output_img` (cut off by the unwarp). With `return_valid=True`: `(points, valid)`,
+        `valid` True where the point is on `input_img` and shown in `output_img`."""
+        if return_valid:
+            return self._page_map().to_output(points, True)
         return self._page_map().to_output(points)
 
     def _page_map(self) -> PageMap:
