@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -19,6 +20,8 @@ from onnx import numpy_helper
 from torch import nn
 
 from ..errors import ModelStoreError
+
+_Net = TypeVar("_Net", bound=nn.Module)
 
 __all__ = ["load_onnx_weights", "write_onnx_weights"]
 
@@ -79,7 +82,7 @@ def _copy_in(param: torch.Tensor, value: np.ndarray, where: str) -> None:
         param.copy_(tensor.reshape(param.shape))
 
 
-def load_onnx_weights(net: nn.Module, path: str | Path) -> nn.Module:
+def load_onnx_weights(net: _Net, path: str | Path) -> _Net:
     """Fill `net` (a `PPLCNet`) with the weights of the ONNX classifier at `path`."""
     model = onnx.load(str(path))
     arrays = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
