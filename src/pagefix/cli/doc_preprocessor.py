@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -108,10 +107,8 @@ def count_pages(inputs: list[str], limits: Limits) -> int | None:
     cheap to know (a URL). Files in folders count one page each; a PDF its page count (its page
     tree only is read, nothing is rendered); a multi-frame TIFF counts one, and the bar drops its
     total when it is passed."""
-    import pypdfium2 as pdfium
-
     from ..inputs.fetch import is_url
-    from ..inputs.pdf import PDFIUM_LOCK
+    from ..inputs.pdf import count_pdf_pages
     from ..inputs.sources import list_directory
 
     files: list[Path] = []
@@ -125,16 +122,9 @@ def count_pages(inputs: list[str], limits: Limits) -> int | None:
         pages = 1
         if path.suffix.lower() == ".pdf":
             try:
-                with PDFIUM_LOCK:
-                    document = pdfium.PdfDocument(os.fspath(path))
-                    try:
-                        pages = max(1, len(document))
-                    finally:
-                        document.close()
-            except (pdfium.PdfiumError, OSError):
+                pages = max(1, count_pdf_pages(path, limits))
+            except (PagefixError, OSError):
                 pages = 1  # the pipeline reports what is wrong with it
-            if limits.max_pdf_pages is not None:
-                pages = min(pages, limits.max_pdf_pages)
         total += pages
     return total
 

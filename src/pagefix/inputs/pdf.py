@@ -27,7 +27,7 @@ import pypdfium2.raw as pdfium_c
 from ..errors import InputError, LimitExceededError, PagefixError, PasswordProtectedError
 from ..limits import Limits
 
-__all__ = ["embedded_image_dpi", "iter_pdf_pages", "iter_pdf_pages_sized", "pdf_render_scale"]
+__all__ = ["count_pdf_pages", "embedded_image_dpi", "iter_pdf_pages", "iter_pdf_pages_sized", "pdf_render_scale"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +173,19 @@ def iter_pdf_pages_sized(source: bytes | str | os.PathLike[str], limits: Limits,
     finally:
         with PDFIUM_LOCK:
             document.close()
+
+
+def count_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> int:
+    """The pages `iter_pdf_pages` will read at most: the page tree's count, capped by
+    `limits.max_pdf_pages` (nothing is rendered). Raises like `iter_pdf_pages` for a file it cannot open."""
+    document = _open(source)
+    try:
+        with PDFIUM_LOCK:
+            claimed = len(document)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
+    return claimed if limits.max_pdf_pages is None else min(claimed, limits.max_pdf_pages)
 
 
 def _open(source: bytes | str | os.PathLike[str]) -> pdfium.PdfDocument:
