@@ -94,7 +94,8 @@ def embedded_image_dpi(page: pdfium.PdfPage) -> float | None:
         except pdfium.PdfiumError:
             continue
         dpi = max(float(info.horizontal_dpi), float(info.vertical_dpi))
-        area = max(0.0, min(right, width) - max(left, 0.0)) * max(0.0, min(top, height) - max(bottom, 0.0))
+        # Not clipped to the page box: its origin need not be (0, 0) and /Rotate swaps its sides.
+        area = min(max(0.0, right - left) * max(0.0, top - bottom), width * height)
         if math.isfinite(dpi) and dpi > 0 and area > 0:
             found.append((dpi, area))
     covered = 0.0
@@ -124,7 +125,7 @@ def iter_pdf_pages_sized(source: bytes | str | os.PathLike[str], limits: Limits,
     stay under `limits.max_pixels`, with a warning.
 
     `min_short_side`: render each page only as large as this short side needs (never larger than
-    it would be otherwise), for work that reads a small copy of each page only.
+    `limits.pdf_render_scale` makes it), for work that reads a small copy of each page only.
 
     The page count PDFium reports is the page tree's own `/Count`, which a file may inflate (a
     million pages with one real one) or make up around a cycle in `/Kids`. So the count is capped
