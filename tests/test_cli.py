@@ -112,3 +112,36 @@ def test_models_list_shows_sources_and_cache(capsys):
 def test_python_dash_m_and_console_script():
     run = subprocess.run([sys.executable, "-m", "pagefix", "--version"], capture_output=True, text=True, check=False)
     assert run.returncode == 0 and run.stdout.startswith("pagefix ")
+
+
+def test_the_run_ends_with_a_one_line_summary_unless_quiet(tmp_path, capsys):
+    from PIL import Image
+
+    good = tmp_path / "page.png"
+    Image.new("RGB", (300, 400), "white").save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    flags = ["-i", str(good), str(bad), "--use_doc_unwarping", "False", "--cpu_threads", "2"]
+    assert main(["doc_preprocessor", *flags]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    (summary,) = [line for line in lines if " pages ok, " in line]
+    assert summary.startswith("pagefix: 1 pages ok, 1 failed, from 2 inputs in ") and summary.endswith(" pages/s)")
+    assert main(["-q", "doc_preprocessor", *flags]) == 1
+    assert " pages ok, " not in capsys.readouterr().err
+
+
+def test_the_progress_bar_total_counts_files_and_pdf_pages(tmp_path):
+    from PIL import Image
+
+    from pagefix.cli.doc_preprocessor import count_pages
+    from pagefix.limits import Limits
+
+    (tmp_path / "sub").mkdir()
+    page = Image.new("RGB", (60, 80), "white")
+    page.save(tmp_path / "a.jpg")
+    page.save(tmp_path / "sub" / "b.png")
+    page.save(tmp_path / "sub" / "three.pdf", save_all=True, append_images=[page, page])
+    (tmp_path / "notes.txt").write_text("not a page")
+    assert count_pages([str(tmp_path)], Limits()) == 5
+    assert count_pages([str(tmp_path / "a.jpg"), str(tmp_path / "sub" / "three.pdf")], Limits(max_pdf_pages=2)) == 3
+    assert count_pages([str(tmp_path / "a.jpg"), "https://example.org/page.jpg"], Limits()) is None

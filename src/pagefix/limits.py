@@ -44,8 +44,10 @@ class Limits:
     max_jpeg_scans: int = 100
     #: Pages rendered from one PDF (None: no limit). The HTTP service lowers this to 10.
     max_pdf_pages: int | None = 10_000
-    #: PDF render scale; 2.0 = 144 DPI like the reference. Lowered (with a warning) for a page whose
-    #: rendered size would exceed `max_pixels`.
+    #: PDF render scale; 2.0 = 144 DPI like the reference. Raised for a page whose scanned images
+    #: are sharper (to their resolution: `inputs/pdf.embedded_image_dpi`), so the rendering is not
+    #: blurrier than the file; lowered (with a warning) for a page whose rendered size would exceed
+    #: `max_pixels`, which is the cap to set to bound the cost.
     pdf_render_scale: float = 2.0
     #: Smallest scale a PDF page may be lowered to before it is refused.
     pdf_min_render_scale: float = 0.1

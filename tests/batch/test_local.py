@@ -247,3 +247,21 @@ def test_an_unexpected_exception_is_an_error_row_and_the_run_goes_on(collection,
     rows = [row for item in files for row in processor.process(item, lambda item=item: read_input(item))]
     assert [r["error"] for r in rows] == ["RuntimeError: simulated bug in a model call"] * 2
     assert all(r["n_pages"] is None for r in rows)  # unfinished: the next run tries them again
+
+
+def test_the_progress_bar_ends_at_the_counts_the_summary_gives():
+    import io
+
+    from pagefix.batch.progress import RunCounter
+
+    def rows(path: str, n: int) -> list[dict]:
+        return [{"input_path": path, "error": None} for _ in range(n)]
+
+    stream = io.StringIO()
+    counter = RunCounter(2, show=True, stream=stream)
+    counter.add(rows("a.pdf", 14))
+    counter.add(rows("b.jpg", 1) + [{"input_path": "c.jpg", "error": "InputError: broken"}])
+    counter.close()
+    frames = [frame for frame in stream.getvalue().split("\r") if frame.strip()]
+    assert (counter.pages_ok, counter.pages_failed, counter.inputs) == (15, 1, 3)
+    assert "pages=15" in frames[-1] and "errors=1" in frames[-1], frames[-1]

@@ -54,10 +54,13 @@ def test_one_refused_file_one_line(corpus_dir: Path) -> None:
     run = run_cli(["doc_preprocessor", "-i", str(path), *NO_MODELS])
     assert run.returncode == 1
     assert run.stdout == ""
+    summary, *_ = [line for line in run.stderr.splitlines() if " pages ok, " in line]
     assert run.stderr.splitlines() == [
         f"pagefix: ERROR: {path}: PDF is password protected",
+        summary,  # the run's one-line summary: "pagefix: 0 pages ok, 1 failed, from 1 inputs in ..."
         "pagefix: ERROR: 1 input(s) or page(s) failed",
     ]
+    assert summary.startswith("pagefix: 0 pages ok, 1 failed, from 1 inputs in ")
 
 
 def test_a_100_mp_page_through_both_models_and_save_path(tmp_path: Path, shared_data: Path) -> None:

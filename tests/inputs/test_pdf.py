@@ -28,7 +28,7 @@ def test_render_scale_is_lowered_to_fit_the_pixel_cap(caplog: pytest.LogCaptureF
     with caplog.at_level(logging.WARNING, logger="pagefix"):
         scale = pdf_render_scale(14400, 14400, limits)
     assert (14400 * scale) ** 2 <= 1_000_000 and scale > 0.069
-    assert "rendered at scale" in caplog.text
+    assert "rendered at 5 DPI instead of 144 DPI" in caplog.text
     with pytest.raises(LimitExceededError, match="even at scale 0.01"):
         pdf_render_scale(1e7, 1e7, limits)
     for bad in (0, -5, float("nan"), float("inf")):

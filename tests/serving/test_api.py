@@ -193,3 +193,30 @@ for i, res in enumerate(result["docPreprocessingResults"]):
         assert image.format == "PNG"
         image.load()
         assert image.size[0] > 100 and image.size[1] > 100
+
+
+def test_scores_carry_one_rounding_in_the_cli_http_and_the_batch_manifest(
+    client: httpx.Client, page_jpeg: bytes, tmp_path, capsys,
+) -> None:
+    """The same page's warp_score reads the same in the CLI's JSON, the HTTP prunedResult and the
+    batch manifest (3 decimals), and the manifest's angle_score has 4 decimals, not float32 digits."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pagefix.batch import MANIFEST_NAME, BatchOptions, run_batch
+    from pagefix.cli.main import main
+
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "page.jpg"
+    source.write_bytes(page_jpeg)
+    assert main(["doc_preprocessor", "-i", str(source), "--cpu_threads", "2", "--device", "cpu"]) == 0
+    cli = json.loads(capsys.readouterr().out)["res"]["warp_score"]
+    body = client.post(URL, json={"file": b64(page_jpeg), "fileType": 1}).json()
+    http = body["result"]["docPreprocessingResults"][0]["prunedResult"]["warp_score"]
+    run_batch(BatchOptions([str(tmp_path / "in")], str(tmp_path / "out"), pipeline={"device": "cpu", "cpu_threads": 2}))
+    (row,) = pq.read_table(tmp_path / "out" / MANIFEST_NAME).to_pylist()
+    assert cli == http == row["warp_score"]
+    assert cli == round(cli, 3) and cli != round(cli, 2)  # three decimals, and a score that needs them
+    score = row["angle_score"]
+    assert isinstance(score, float) and score == round(score, 4) and len(repr(score).split(".")[1]) <= 4

@@ -184,3 +184,51 @@ def test_render_pages_command(tmp_path, capsys):
     assert len(pages) == 2
     image = cv2.imread(str(pages[0]))
     assert image.shape[0] > image.shape[1] and (image < 128).any()
+
+
+def _figure(text: str, prefix: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(line[len(prefix):].split()[0].rstrip(",;)"))
+
+
+def test_the_printed_val_accuracy_is_what_eval_gives_and_the_starting_models_is_beside(small_dataset, tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "model"
+    assert main(["train", "orientation", "--data", str(small_dataset), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "16", "--train-layers", "head", "--lr", "0.05", *CPU]) == 0
+    printed = capsys.readouterr().out
+    trained = _figure(printed, "exported epoch 1 (val accuracy ")
+    start = _figure(printed, "starting model: val accuracy ")
+    assert "views default" in printed and f"starting model {start:.4f}: {trained - start:+.4f}" in printed
+
+    def evaluated(*model: str) -> float:
+        assert main(["eval", "orientation", str(small_dataset), "--json", "--no-reference", *model,
+                     "--device", "cpu", "--cpu_threads", "2"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["views"] == "default" and report["total"] == 8
+        return report["correct"] / report["total"]
+
+    assert round(evaluated("--doc_orientation_classify_model_dir", str(out)), 4) == trained
+    assert round(evaluated(), 4) == start  # the shipped model, scored the same way
+
+
+def test_a_finished_run_continues_with_more_epochs(small_dataset, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from pagefix.train.trainer import TrainConfig, train_orientation
+
+    def run(epochs):
+        return train_orientation(TrainConfig(data=str(small_dataset), out=str(tmp_path / "m"), epochs=epochs,
+                                             batch_size=16, seed=4, train_layers="head", lr=0.05, threads=2))
+
+    first = run(1)
+    longer = run(2)
+    assert [h["epoch"] for h in longer.history] == [1, 2]
+    assert longer.history[0] == first.history[0]  # epoch 1 is the one already trained, not redone
+    assert np.isfinite(longer.history[1]["loss"]) and longer.val_accuracy is not None
+    assert longer.base_val_accuracy == first.base_val_accuracy
+    # Fewer epochs than trained: refused, with the command that continues.
+    args = ["train", "orientation", "--data", str(small_dataset), "--out", str(tmp_path / "m"), "--epochs", "1",
+            "--batch-size", "16", "--seed", "4", "--train-layers", "head", "--lr", "0.05", *CPU]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "2 epoch(s) trained already" in error and "--epochs 3" in error and "--restart" in error

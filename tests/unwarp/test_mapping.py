@@ -119,8 +119,7 @@ def test_map_to_input_is_where_the_output_pixels_come_from(runs):
         out = run.result.output_img
         h, w = out.shape[:2]
         ys, xs = rng.integers(0, h, 3000), rng.integers(0, w, 3000)
-        source = run.result.map_to_input(np.stack([xs, ys], axis=1).astype(np.float64))
-        inside = ~np.isnan(source[:, 0])
+        source, inside = run.result.map_to_input(np.stack([xs, ys], axis=1).astype(np.float64), return_valid=True)
         sampled = cv2.remap(run.result.input_img, source[inside, 0].astype(np.float32)[None],
                             source[inside, 1].astype(np.float32)[None], cv2.INTER_LINEAR)[0]
         diff = np.abs(sampled.astype(np.int16) - out[ys[inside], xs[inside]])
@@ -162,7 +161,11 @@ def test_points_outside_map_to_nan(runs):
     h, w = result.output_img.shape[:2]
     assert np.isnan(result.map_to_input([[-5.0, 10.0], [w + 3.0, 10.0]])).all()
     ih, iw = result.input_img.shape[:2]
-    assert np.isnan(result.map_to_output([[-1.0, 0.0], [iw + 10.0, ih / 2]])).all()
+    # Far beside the input: no place on the output page, margin or not.
+    found, valid = result.map_to_output([[-iw, 0.0], [2.0 * iw, ih / 2]], return_valid=True)
+    assert np.isnan(found).all() and not valid.any()
+    # Just beside it: never counted as a point of the page, whatever the margin shows.
+    assert not result.map_to_output([[-1.0, 0.0], [iw + 10.0, ih / 2]], return_valid=True)[1].any()
     with pytest.raises(ValueError):
         result.map_to_input(np.zeros((3, 3)))
 
@@ -171,3 +174,38 @@ def test_a_result_without_a_map_says_so(runs):
     bare = dataclasses.replace(runs[0].result, page_map=None)
     with pytest.raises(PagefixError, match="coordinate map"):
         bare.map_to_input([[1.0, 1.0]])
+
+
+def test_a_point_in_the_kept_margin_maps_to_the_extrapolated_position(pipeline):
+    """keep_margin=0.17 on the bundled example's warped page (made by examples/make_example.py): the
+    point (120, 80) lies in the margin; it maps to a finite position (the grid's linear extension,
+    outside the photo) that the forward map takes back to (120, 80)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "make_example", Path(__file__).resolve().parents[2] / "examples" / "make_example.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    stored = cv2.rotate(example.curl_and_photograph(example.render_page()), cv2.ROTATE_90_CLOCKWISE)
+    result = pipeline.predict(stored, keep_margin=0.17, skip_flat_pages=False)[0]
+    assert result.unwarp_applied and result.angle in (90, 270)
+    mx, my = result.page_map.margin
+    assert 120 < min(mx, my)  # the point is in the margin
+    point = np.array([[120.0, 80.0]])
+    source, valid = result.map_to_input(point, return_valid=True)
+    assert np.isfinite(source).all() and not valid.any()  # the margin there shows fill, not the photo
+    assert np.array_equal(result.map_to_input(point), source)
+    back, back_valid = result.map_to_output(source, return_valid=True)
+    assert np.abs(back - point).max() <= 0.01
+    assert not back_valid.any()  # the source lies beside the photo
+    # Inside the page, both directions are valid and the round trip is exact.
+    h, w = result.output_img.shape[:2]
+    middle = np.array([[w / 2, h / 2], [w / 3, 2 * h / 3]])
+    source, valid = result.map_to_input(middle, return_valid=True)
+    assert valid.all()
+    back, back_valid = result.map_to_output(source, return_valid=True)
+    assert back_valid.all() and np.abs(back - middle).max() <= 0.01
+    # Off the output page there is nothing to map to: NaN, and said so.
+    off, off_valid = result.map_to_input([[-3.0, 5.0], [w + 2.0, 5.0]], return_valid=True)
+    assert np.isnan(off).all() and not off_valid.any()

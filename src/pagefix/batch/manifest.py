@@ -28,9 +28,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("page_index", "int32"),      # null when the input failed before any page was read
     ("n_pages", "int32"),         # pages of the input; null when unknown (unreadable, or interrupted)
     ("angle", "int16"),           # 0/90/180/270; -1 when classification was off
-    ("angle_score", "float32"),   # rounded to 4 decimals, so both engines agree to the digit
+    # Scores are float64 so that they read back as the rounded numbers written (a float32 0.8992 reads
+    # back as 0.8992000222206116): ANGLE_SCORE_DECIMALS and WARP_SCORE_DECIMALS of pipeline/result.py.
+    ("angle_score", "float64"),   # rounded to 4 decimals, as in every JSON of pagefix
     ("unwarped", "bool_"),        # UVDoc's grid was applied (False: off, or the page was found flat)
-    ("warp_score", "float32"),    # the flat-page probe's score (per mille), rounded to 3 decimals
+    ("warp_score", "float64"),    # the flat-page probe's score (per mille), rounded to 3 decimals
     ("output_path", "string"),    # relative to the output root
     ("width", "int32"),
     ("height", "int32"),

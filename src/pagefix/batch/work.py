@@ -17,7 +17,7 @@ from ..models.store import sha256_of
 from ..outputs.files import encode_image
 from ..outputs.pdf import PdfWriter
 from ..pipeline.preprocessor import DocPreprocessor
-from ..pipeline.result import PageResult
+from ..pipeline.result import ANGLE_SCORE_DECIMALS, WARP_SCORE_DECIMALS, PageResult, reported_score
 from .listing import InputFile
 from .tree import OutputTree
 
@@ -156,9 +156,9 @@ class FileProcessor:
             "page_index": page_index,
             "n_pages": None,
             "angle": result.angle if result is not None else None,
-            "angle_score": _rounded(result.angle_score, 4) if result is not None else None,
+            "angle_score": reported_score(result.angle_score, ANGLE_SCORE_DECIMALS) if result is not None else None,
             "unwarped": result.unwarp_applied if result is not None else None,
-            "warp_score": _rounded(result.warp_score, 3) if result is not None else None,
+            "warp_score": reported_score(result.warp_score, WARP_SCORE_DECIMALS) if result is not None else None,
             "output_path": output,
             "width": int(image.shape[1]) if image is not None else None,
             "height": int(image.shape[0]) if image is not None else None,
@@ -194,10 +194,6 @@ def _check_size(size: int, limit: int) -> None:
             "(raise it with PAGEFIX_MAX_FILE_BYTES or Limits.max_file_bytes)",
             limit="max_file_bytes", value=limit, actual=size,
         )
-
-
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
 
 
 def model_versions(pipeline: DocPreprocessor) -> dict[str, str]:

@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--save_pdf", action="store_true",
                         help="also write one corrected PDF per input: SAVE_PATH/pdf/<input path>.pdf")
     parser.add_argument("--pdf_dpi", type=float, default=300.0, metavar="DPI",
-                        help="resolution the PDF pages are laid out at (default: 300)")
+                        help="resolution of the PDF pages whose input states none (images without DPI); "
+                        "PDF pages keep their size, images their DPI (default: 300)")
     parser.add_argument("--no_retry_errors", dest="retry_errors", action="store_false",
                         help="on a re-run, skip inputs that failed before instead of trying them again")
     parser.add_argument("--fail_on_error", action="store_true",

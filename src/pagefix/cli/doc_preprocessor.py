@@ -6,11 +6,13 @@ import argparse
 import functools
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, PagefixError
 from ..inputs import PageFailure
+from ..limits import Limits
 from ..pipeline.prefetch import BackgroundWriter
 from .flags import add_pipeline_arguments, pipeline_kwargs
 from .shutdown import sigterm_raises
@@ -31,7 +33,8 @@ def register(commands: Any) -> None:
                      help="write the corrected pages as PDF: a .pdf file for one input document, else a "
                      "directory with one {stem}.pdf per input document")
     run.add_argument("--pdf_dpi", type=float, default=300.0, metavar="DPI",
-                     help="resolution the PDF pages are laid out at (default: 300)")
+                     help="resolution of the PDF pages whose input states none (images without DPI); "
+                     "PDF pages keep their size, images their DPI (default: 300)")
     add_pipeline_arguments(run)
     run.set_defaults(func=_run_doc_preprocessor)
 
@@ -41,19 +44,28 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
 
     from ..pipeline.preprocessor import DocPreprocessor
 
+    started = time.monotonic()
     pdfs = _pdf_sink(args)
     pipeline = DocPreprocessor(**pipeline_kwargs(args))
-    failures = 0
+    failures = pages_ok = pages_failed = 0
+    inputs: set[str | None] = set()
     show_progress = sys.stderr.isatty() and not args.quiet
+    total = count_pages(args.input, pipeline.limits) if show_progress else None
     # Page n-1 is encoded and written on a thread while page n is in the models.
     writer: BackgroundWriter[int] = BackgroundWriter()
-    with sigterm_raises(), writer, tqdm(desc="pages", unit="page", disable=not show_progress, leave=False) as progress:
+    with sigterm_raises(), writer, tqdm(desc="pages", unit="page", total=total, disable=not show_progress,
+                                        leave=False) as progress:
         for item in pipeline.predict_iter(args.input, errors="yield"):
+            if progress.total is not None and progress.n >= progress.total:
+                progress.total = None  # more pages than counted (a multi-frame TIFF): no false ETA
             progress.update(1)
+            inputs.add(item.input_path)
             if isinstance(item, PageFailure):
                 failures += 1
+                pages_failed += 1
                 logger.error("%s", item.message)
                 continue
+            pages_ok += 1
             progress.clear()
             item.print()
             if args.save_path:
@@ -72,10 +84,50 @@ def _run_doc_preprocessor(args: argparse.Namespace) -> int:
         except PagefixError as exc:
             failures += 1
             logger.error("%s", exc)
+    if not args.quiet:
+        print(summary_line(pages_ok, pages_failed, len(inputs), time.monotonic() - started,
+                           failures - pages_failed), file=sys.stderr, flush=True)
     if failures:
         logger.error("%d input(s) or page(s) failed", failures)
         return 1
     return 0
+
+
+def summary_line(pages_ok: int, pages_failed: int, inputs: int, elapsed_s: float, not_written: int = 0) -> str:
+    """The run in one line, as `pagefix batch` ends: pages done and failed, time, pages per second."""
+    rate = (pages_ok + pages_failed) / elapsed_s if elapsed_s > 0 else 0.0
+    line = (f"pagefix: {pages_ok} pages ok, {pages_failed} failed, from {inputs} inputs in {elapsed_s:.1f} s "
+            f"({rate:.2f} pages/s)")
+    if not_written:
+        line += f"; {not_written} output(s) not written"
+    return line
+
+
+def count_pages(inputs: list[str], limits: Limits) -> int | None:
+    """How many pages the inputs hold, for the progress bar's total and ETA; None when that is not
+    cheap to know (a URL). Files in folders count one page each; a PDF its page count (its page
+    tree only is read, nothing is rendered); a multi-frame TIFF counts one, and the bar drops its
+    total when it is passed."""
+    from ..inputs.fetch import is_url
+    from ..inputs.pdf import count_pdf_pages
+    from ..inputs.sources import list_directory
+
+    files: list[Path] = []
+    for text in inputs:
+        if is_url(text):
+            return None
+        path = Path(text).expanduser()
+        files.extend(list_directory(path) if path.is_dir() else [path])
+    total = 0
+    for path in files:
+        pages = 1
+        if path.suffix.lower() == ".pdf":
+            try:
+                pages = max(1, count_pdf_pages(path, limits))
+            except (PagefixError, OSError):
+                pages = 1  # the pipeline reports what is wrong with it
+        total += pages
+    return total
 
 
 def _save_page(item: Any, save_path: str) -> int:

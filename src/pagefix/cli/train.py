@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
         "orientation", help="fine-tune PP-LCNet_x1_0_doc_ori (or write a dataset with --make-dataset)",
         description="Fine-tune on a dataset in the reference format (label.txt, train.txt, val.txt) and "
         "write MODEL_DIR (model.onnx + pagefix.yml), usable as doc_orientation_classify_model_dir. "
-        "Rerunning with the same --out resumes after the last finished epoch. With --make-dataset "
+        "Each epoch is validated as `pagefix eval orientation` scores the exported model (the val "
+        "split, with --views), beside the starting model's score. Rerunning with the same --out "
+        "resumes after the last finished epoch; a finished run continues with a larger --epochs. With --make-dataset "
         "UPRIGHT_DIR, write a dataset to --out instead: every page at the four angles, split by page.",
     )
     source = orientation.add_mutually_exclusive_group(required=True)
@@ -60,7 +62,8 @@ def register(subparsers: Any) -> None:
                              help="share of the keep pages held out to measure forgetting (default: 0.2)")
     orientation.add_argument("--views", choices=("default", "reference"), default="default",
                              help="the orientation_views the model will be used with: training crops "
-                             "imitate them (default: default, the voting views; reference: centre crops only)")
+                             "imitate them and validation scores with them (default: default, the voting "
+                             "views; reference: centre crops only)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
@@ -122,13 +125,23 @@ def run_orientation(args: argparse.Namespace) -> int:
         keep_val_fraction=args.keep_val_fraction, views=args.views,
     )
     result = train_orientation(config, bar=_bar(args))
+    if result.base_val_accuracy is not None:
+        # Scored as `pagefix eval orientation` scores a model: the val split, with --views.
+        print(f"starting model: val accuracy {result.base_val_accuracy:.4f} (views {result.views})")
     for record in result.history:
         print("epoch {epoch}: loss {loss:.4f}, train accuracy {train_accuracy:.4f}".format(**record)
               + (f", val accuracy {record['val_accuracy']:.4f}" if "val_accuracy" in record else "")
               + (f", distillation loss {record['distill_loss']:.4f}" if "distill_loss" in record else "")
               + (f", keep agreement {record['keep_agreement']:.4f}" if "keep_agreement" in record else ""))
-    accuracy = f"{result.val_accuracy:.4f}" if result.val_accuracy is not None else "n/a (no val split)"
-    print(f"exported epoch {result.best_epoch} (val accuracy {accuracy}) to {result.model_dir}")
+    if result.val_accuracy is None:
+        accuracy = "n/a (no val split)"
+    else:
+        accuracy = f"{result.val_accuracy:.4f}"
+        if result.base_val_accuracy is not None:
+            change = result.val_accuracy - result.base_val_accuracy
+            accuracy += f", starting model {result.base_val_accuracy:.4f}: {change:+.4f}"
+    print(f"exported epoch {result.best_epoch} (val accuracy {accuracy}; views {result.views}) to {result.model_dir}")
+    print(f"continue with more epochs: the same command with a larger --epochs (this run: {args.epochs})")
     return 0
 
 

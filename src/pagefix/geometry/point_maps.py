@@ -2,18 +2,26 @@
 
 The grid is the coordinate map itself: an output pixel's source point is the bilinear
 (align-corners) lookup of the grid's nodes, exactly as the page was resampled; the margin of
-`keep_margin` extends the outer cells linearly. Going the other way inverts the bilinear cell with
-a few vectorised Newton steps per point. Pixel coordinates are (x, y) with pixel centres on
-integers (OpenCV's convention); a pixel covers its centre +- 0.5.
+`keep_margin` extends the outer cells linearly, for points as for pixels, so a point in the margin
+maps to where the resampling looked for it (outside the input where the margin shows fill). Going
+the other way inverts the bilinear cell with a few vectorised Newton steps per point. Pixel
+coordinates are (x, y) with pixel centres on integers (OpenCV's convention); a pixel covers its
+centre +- 0.5.
+
+Both directions can return a validity mask (`return_valid=True`): True where the point lies on its
+page and its counterpart on the other page. A point with no counterpart at all (off the output
+page; cut off by the unwarp) is NaN, and its mask entry False.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal, overload
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .resample import grid_to_nodes
 from .turns import turn_matrix
@@ -38,7 +46,7 @@ def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
 
 
-def _as_points(points: np.ndarray) -> np.ndarray:
+def _as_points(points: ArrayLike) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64)
     if array.ndim == 1 and array.shape == (2,):
         array = array[None, :]
@@ -85,9 +93,17 @@ class PageMap:
         h, w = self.unwarped_shape
         return (w, h) if self.final_angle % 180 else (h, w)
 
-    def to_input(self, points: np.ndarray) -> np.ndarray:
-        """Output pixel coordinates [N, 2] to input ones; NaN where the output point lies outside the
-        output page or shows no part of the input (the fill of the margin)."""
+    @overload
+    def to_input(self, points: ArrayLike, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def to_input(self, points: ArrayLike, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def to_input(self, points: ArrayLike, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Output pixel coordinates [N, 2] to input ones. A point in a kept margin maps to the grid's
+        linear extension (the position the resampling read, outside the input where the margin
+        shows fill); a point off the output page is NaN. With `return_valid`, also a bool [N]:
+        True where the point is on the output page and its source on the input page."""
         points = _as_points(points)
         unwarped = _apply(np.linalg.inv(turn_matrix(self.final_angle, self.unwarped_shape)), points)
         upright = unwarped.copy()
@@ -95,23 +111,37 @@ class PageMap:
             s, t = self._node_coordinates(unwarped)
             upright = self._evaluate(s, t)[0]
         found = _apply(np.linalg.inv(turn_matrix(self.angle, self.input_shape)), upright)
-        valid = _inside(points, self.output_shape) & _inside(upright, self.upright_shape)
-        found[~valid] = np.nan
+        defined = _inside(points, self.output_shape)
+        found[~defined] = np.nan
+        if return_valid:
+            return found, defined & _inside(upright, self.upright_shape)
         return found
 
-    def to_output(self, points: np.ndarray) -> np.ndarray:
-        """Input pixel coordinates [N, 2] to output ones; NaN where the input point lies outside the
-        input or its part of the page is not in the output (cut off by the unwarp)."""
+    @overload
+    def to_output(self, points: ArrayLike, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def to_output(self, points: ArrayLike, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def to_output(self, points: ArrayLike, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Input pixel coordinates [N, 2] to output ones: where the output shows that point, or, for a
+        point beside the input, where a kept margin would show it (the inverse of `to_input`). NaN
+        where the point has no place on the output page (cut off by the unwarp, or beyond the
+        page). With `return_valid`, also a bool [N]: True where the point is on the input page and
+        on the output page."""
         points = _as_points(points)
         upright = _apply(turn_matrix(self.angle, self.input_shape), points)
-        valid = _inside(points, self.input_shape)
+        on_input = _inside(points, self.input_shape)
         unwarped = upright.copy()
+        defined = on_input.copy()
         if self.grid is not None:
             s, t, converged = self._invert(upright)
             unwarped = self._output_coordinates(s, t)
-            valid &= converged & _inside(unwarped, self.unwarped_shape)
+            defined = converged & _inside(unwarped, self.unwarped_shape)
         found = _apply(turn_matrix(self.final_angle, self.unwarped_shape), unwarped)
-        found[~valid] = np.nan
+        found[~defined] = np.nan
+        if return_valid:
+            return found, defined & on_input
         return found
 
     # -- the grid as a map ----------------------------------------------------------------------

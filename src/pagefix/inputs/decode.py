@@ -31,18 +31,25 @@ from ..limits import Limits
 from .formats import sniff_format
 from .probe import check_structure
 
-__all__ = ["DecodedFrame", "array_to_bgr", "check_pixels", "decode_image", "has_exif_turn", "to_bgr_array"]
+__all__ = ["DecodedFrame", "array_to_bgr", "check_pixels", "decode_image", "decode_image_sized", "has_exif_turn",
+           "to_bgr_array"]
 
 logger = logging.getLogger(__name__)
 
 #: (frame index or None for a single-frame file, BGR image or the error for that frame)
 DecodedFrame = tuple["int | None", "np.ndarray | PagefixError"]
+#: As `DecodedFrame`, with the frame's pixels per inch (x, y): None when the file gives none.
+SizedFrame = tuple["int | None", "np.ndarray | PagefixError", "tuple[float, float] | None"]
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "tiff": "TIFF", "webp": "WEBP", "gif": "GIF"}
 _EXIF_ORIENTATION = 0x0112
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, ZeroDivisionError)
 _BAND_BYTES = 16 << 20  # rows converted at a time: bounds the temporary copies
 _BOMB_SIZE = re.compile(r"\((\d+) pixels\)")
+_EXIF_X_RESOLUTION = 0x011A
+# Resolutions outside this range are not a page's: Pillow reports a TIFF without resolution tags
+# as 1 DPI, and a broken header can say anything.
+_DPI_RANGE = (10.0, 100_000.0)
 
 
 def _silence_libtiff() -> None:
@@ -100,6 +107,15 @@ def decode_image(data: bytes, limits: Limits, fmt: str | None = None,
     as its short side stays at least this long (for a classifier that needs a small page only:
     an 8-megapixel scan decodes several times faster at 1/8). Other formats come at full size.
     """
+    for index, frame, _ in decode_image_sized(data, limits, fmt, min_short_side):
+        yield index, frame
+
+
+def decode_image_sized(data: bytes, limits: Limits, fmt: str | None = None,
+                       min_short_side: int | None = None) -> Iterator[SizedFrame]:
+    """As `decode_image`, with each frame's pixels per inch (x, y) as the file states them (JFIF
+    density, PNG pHYs, TIFF resolution, read from the header Pillow has already parsed), matched
+    to the frame as decoded (a JPEG decoded smaller, an EXIF turn); None when the file says none."""
     fmt = fmt or sniff_format(data[:1024])
     if fmt not in _PIL_FORMATS:
         raise UnsupportedFormatError(f"{fmt} is not an image format")
@@ -108,16 +124,46 @@ def decode_image(data: bytes, limits: Limits, fmt: str | None = None,
     del data  # Pillow's file object holds the bytes until the image is closed
     try:
         if not (fmt == "tiff" and getattr(image, "is_animated", False)):
+            dpi, stored = _file_dpi(image), image.size
             if min_short_side and fmt == "jpeg":
                 _draft(image, min_short_side)
             frame, orientation = _decode_frame(image, limits)
             image.close()  # Pillow's copy goes before the turn makes another
             frame = _apply_orientation(frame, orientation)
-            yield None, frame
+            yield None, frame, _frame_dpi(dpi, stored, frame.shape, orientation)
             return
         yield from _tiff_frames(image, limits)
     finally:
         image.close()
+
+
+def _file_dpi(image: Image.Image) -> tuple[float, float] | None:
+    """The resolution the file states, or None. Pillow reports 72 DPI for a JPEG whose EXIF block
+    has no resolution at all: that one is not taken as the file's."""
+    dpi = image.info.get("dpi")
+    try:
+        if image.format == "JPEG" and image.info.get("jfif_unit") not in (1, 2):
+            if _EXIF_X_RESOLUTION not in image.getexif():
+                return None
+        x, y = (float(v) for v in dpi)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - no or an odd resolution entry, a corrupt EXIF block: none stated
+        return None
+    low, high = _DPI_RANGE
+    if not (low <= x <= high and low <= y <= high):
+        return None
+    return x, y
+
+
+def _frame_dpi(dpi: tuple[float, float] | None, stored: tuple[int, int], shape: tuple[int, ...],
+               orientation: int) -> tuple[float, float] | None:
+    """The file's resolution for the frame as decoded: scaled with a DCT-reduced decode, x and y
+    swapped by an EXIF turn of a quarter."""
+    if dpi is None:
+        return None
+    turned = orientation in (5, 6, 7, 8)
+    width, height = (shape[0], shape[1]) if turned else (shape[1], shape[0])
+    x, y = dpi[0] * width / stored[0], dpi[1] * height / stored[1]
+    return (y, x) if turned else (x, y)
 
 
 def _draft(image: Image.Image, min_short_side: int) -> None:
@@ -130,7 +176,7 @@ def _draft(image: Image.Image, min_short_side: int) -> None:
             image.draft(None, (math.ceil(width * factor), math.ceil(height * factor)))
 
 
-def _tiff_frames(image: Image.Image, limits: Limits) -> Iterator[DecodedFrame]:
+def _tiff_frames(image: Image.Image, limits: Limits) -> Iterator[SizedFrame]:
     # Frames are found one at a time (never `n_frames`, which walks every IFD of the file first).
     for index in range(limits.max_frames + 1):
         try:
@@ -139,7 +185,7 @@ def _tiff_frames(image: Image.Image, limits: Limits) -> Iterator[DecodedFrame]:
         except EOFError:
             return
         except _DECODE_ERRORS as exc:
-            yield index, InputError(f"TIFF frame {index} cannot be read: {exc}")
+            yield index, InputError(f"TIFF frame {index} cannot be read: {exc}"), None
             return
         if index == limits.max_frames:
             logger.warning(
@@ -147,13 +193,14 @@ def _tiff_frames(image: Image.Image, limits: Limits) -> Iterator[DecodedFrame]:
                 limits.max_frames, limits.max_frames,
             )
             return
+        dpi, stored = _file_dpi(image), image.size
         try:
             frame, orientation = _decode_frame(image, limits, what=f"TIFF frame {index}")
         except PagefixError as exc:
-            yield index, exc
+            yield index, exc, None
             continue
         frame = _apply_orientation(frame, orientation)
-        yield index, frame
+        yield index, frame, _frame_dpi(dpi, stored, frame.shape, orientation)
 
 
 def has_exif_turn(data: bytes) -> bool:

@@ -26,6 +26,10 @@ class Page:
     encoded: bytes | None = field(default=None, repr=False)
     #: Format the page was decoded from ("jpeg", "png", "pdf", ...), None for arrays.
     source_format: str | None = None
+    #: Pixels per inch of `image` along x and y, so that its pixel size over this is the page's
+    #: physical size: from the page's size in points for a PDF page (whatever the render scale),
+    #: from the file (JFIF density, PNG pHYs, TIFF resolution) for an image; None when unknown.
+    dpi: tuple[float, float] | None = None
 
 
 @dataclass

@@ -22,11 +22,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from ..errors import InputError, LimitExceededError, PagefixError, PasswordProtectedError
 from ..limits import Limits
 
-__all__ = ["iter_pdf_pages", "pdf_render_scale"]
+__all__ = ["count_pdf_pages", "embedded_image_dpi", "iter_pdf_pages", "iter_pdf_pages_sized", "pdf_render_scale"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ PDFIUM_LOCK = threading.RLock()
 _FPDF_ERR_PASSWORD = 4
 
 RenderedPage = tuple[int, "np.ndarray | PagefixError"]
+#: (page index, BGR page or its error, pixels per inch (x, y) of the page or None with an error)
+SizedPage = tuple[int, "np.ndarray | PagefixError", "tuple[float, float] | None"]
 
 # Pages in a row that cannot be loaded before the page tree is taken to be broken (a lying
 # /Count, a cycle) and reading stops.
@@ -45,12 +48,17 @@ _MISSING_RUN = 20
 # against the ~0.4 MB a page of scan data it would otherwise hold for the rest of the file.
 _REOPEN_EVERY = 16
 
+# Share of the page that images at least as sharp as a resolution must cover for the page to be
+# rendered at it: a scanned page (one image, or strips of one) counts, a small logo does not.
+_IMAGE_AREA_SHARE = 0.1
 
-def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float:
-    """The scale to render a page at: the configured one, lowered to fit `max_pixels`."""
+
+def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits, wanted: float | None = None) -> float:
+    """The scale to render a page at: the configured one, or `wanted` (the scale its scanned images
+    need) when higher; lowered, with a warning, to fit `max_pixels`."""
     if not (math.isfinite(width_pt) and math.isfinite(height_pt)) or width_pt <= 0 or height_pt <= 0:
         raise InputError(f"PDF page has an invalid size {width_pt}x{height_pt} pt")
-    scale = limits.pdf_render_scale
+    scale = max(limits.pdf_render_scale, wanted or 0.0)
     if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= limits.max_pixels:
         return scale
     # ceil() makes the rendered size a step function of the scale: shrink until it fits.
@@ -64,15 +72,58 @@ def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float
             limit="pdf_min_render_scale", value=limits.pdf_min_render_scale, actual=max(fitted, 0.0),
         )
     logger.warning(
-        "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",
-        width_pt, height_pt, fitted, scale, limits.max_pixels / 1e6,
+        "PDF page of %.0fx%.0f pt rendered at %.0f DPI instead of %.0f DPI%s to stay under %.1f MP "
+        "(Limits.max_pixels): the output is softer than the input",
+        width_pt, height_pt, fitted * 72, scale * 72,
+        " (its scanned images' resolution)" if wanted and wanted > limits.pdf_render_scale else "",
+        limits.max_pixels / 1e6,
     )
     return fitted
 
 
+def embedded_image_dpi(page: pdfium.PdfPage) -> float | None:
+    """The resolution the page's images need to be rendered without loss, or None for a page
+    without a sizeable image (vector text): the highest DPI that images covering at least
+    `_IMAGE_AREA_SHARE` of the page reach. Read from the page's objects, nothing is decoded.
+    Call with `PDFIUM_LOCK` held."""
+    width, height = page.get_size()
+    found = []
+    for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+        try:
+            info = image.get_metadata()
+            left, bottom, right, top = image.get_bounds()
+        except pdfium.PdfiumError:
+            continue
+        dpi = max(float(info.horizontal_dpi), float(info.vertical_dpi))
+        # Not clipped to the page box: its origin need not be (0, 0) and /Rotate swaps its sides.
+        area = min(max(0.0, right - left) * max(0.0, top - bottom), width * height)
+        if math.isfinite(dpi) and dpi > 0 and area > 0:
+            found.append((dpi, area))
+    covered = 0.0
+    for dpi, area in sorted(found, reverse=True):
+        covered += area
+        if covered >= _IMAGE_AREA_SHARE * width * height:
+            return dpi
+    return None
+
+
 def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits,
                    min_short_side: int | None = None) -> Iterator[RenderedPage]:
-    """Yield (page index, BGR page or the error of that page) for each page, in order.
+    """Yield (page index, BGR page or the error of that page) for each page, in order (see
+    `iter_pdf_pages_sized`, which also gives each page's resolution)."""
+    for index, page, _ in iter_pdf_pages_sized(source, limits, min_short_side):
+        yield index, page
+
+
+def iter_pdf_pages_sized(source: bytes | str | os.PathLike[str], limits: Limits,
+                         min_short_side: int | None = None) -> Iterator[SizedPage]:
+    """Yield (page index, BGR page or the error of that page, pixels per inch) for each page, in
+    order. The pixels per inch are the rendered size over the page's size in points, so the page's
+    physical size is known whatever scale it was rendered at.
+
+    Each page is rendered at `limits.pdf_render_scale`, or higher when its scanned images are
+    sharper (`embedded_image_dpi`), so the rendering is not blurrier than the file; lower only to
+    stay under `limits.max_pixels`, with a warning.
 
     `min_short_side`: render each page only as large as this short side needs (never larger than
     `limits.pdf_render_scale` makes it), for work that reads a small copy of each page only.
@@ -107,22 +158,36 @@ def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits,
                 if len(missing) >= _MISSING_RUN:
                     break
                 continue
-            yield from missing  # pages that failed before one that loads: each is its own failure
+            for failed, error in missing:  # pages that failed before one that loads: each is its own failure
+                yield failed, error, None
             missing = []
             try:
-                yield index, _render(page, index, limits, min_short_side)
+                yield (index, *_render(page, index, limits, min_short_side))
             except PagefixError as exc:
-                yield index, exc
+                yield index, exc, None
         if missing:
             first = missing[0][0]
             stopped = "; stopped reading" if missing[-1][0] < n_pages - 1 else ""
             yield first, InputError(
                 f"PDF page tree is broken: page {first} and later cannot be loaded, though the file "
                 f"claims {claimed} page(s){stopped}"
-            )
+            ), None
     finally:
         with PDFIUM_LOCK:
             document.close()
+
+
+def count_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits) -> int:
+    """The pages `iter_pdf_pages` will read at most: the page tree's count, capped by
+    `limits.max_pdf_pages` (nothing is rendered). Raises like `iter_pdf_pages` for a file it cannot open."""
+    document = _open(source)
+    try:
+        with PDFIUM_LOCK:
+            claimed = len(document)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
+    return claimed if limits.max_pdf_pages is None else min(claimed, limits.max_pdf_pages)
 
 
 def _open(source: bytes | str | os.PathLike[str]) -> pdfium.PdfDocument:
@@ -155,21 +220,29 @@ def _load(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
             raise InputError(f"PDF page {index} cannot be loaded: {exc}") from exc
 
 
-def _render(page: pdfium.PdfPage, index: int, limits: Limits, min_short_side: int | None = None) -> np.ndarray:
+def _render(page: pdfium.PdfPage, index: int, limits: Limits,
+            min_short_side: int | None = None) -> tuple[np.ndarray, tuple[float, float]]:
     with PDFIUM_LOCK:
         try:
             width, height = page.get_size()
-            # The size is capped before render() allocates: pdf_render_scale lowers the scale.
-            scale = pdf_render_scale(width, height, limits)
             if min_short_side:
+                # A small copy only: the images' resolution does not matter, and reading it is skipped.
+                scale = pdf_render_scale(width, height, limits)
                 scale = min(scale, max(min_short_side / max(min(width, height), 1.0), limits.pdf_min_render_scale))
+            else:
+                # The size is capped before render() allocates: pdf_render_scale lowers the scale.
+                wanted = embedded_image_dpi(page)
+                scale = pdf_render_scale(width, height, limits, None if wanted is None else wanted / 72.0)
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
                 # pypdfium2 renders BGR(x) by default: already the pipeline's channel order.
-                return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+                pixels = np.array(bitmap.to_numpy()[:, :, :3], copy=True)
             finally:
                 bitmap.close()
         except pdfium.PdfiumError as exc:
             raise InputError(f"PDF page {index} cannot be rendered: {exc}") from exc
         finally:
             page.close()
+    # From the pixels PDFium made, not the scale asked for: it rounds each side to whole pixels.
+    rendered_h, rendered_w = pixels.shape[:2]
+    return pixels, (rendered_w * 72.0 / width, rendered_h * 72.0 / height)

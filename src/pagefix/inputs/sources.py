@@ -16,11 +16,11 @@ import numpy as np
 
 from ..errors import InputError, LimitExceededError, PagefixError
 from ..limits import Limits
-from .decode import array_to_bgr, decode_image, has_exif_turn
+from .decode import array_to_bgr, decode_image_sized, has_exif_turn
 from .fetch import fetch_url, is_url
 from .formats import sniff_format
 from .page import Page, PageFailure
-from .pdf import iter_pdf_pages
+from .pdf import iter_pdf_pages_sized
 
 __all__ = ["IMAGE_SUFFIXES", "Source", "iter_pages", "iter_sources", "list_directory", "pages_from_bytes"]
 
@@ -167,15 +167,15 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
             )
         fmt = sniff_format(data[:1024])
         if fmt == "pdf":
-            for page_number, page in iter_pdf_pages(data, limits, min_short_side):
-                yield _page_or_failure(page, input_path, page_number, "pdf")
+            for page_number, page, dpi in iter_pdf_pages_sized(data, limits, min_short_side):
+                yield _page_or_failure(page, input_path, page_number, "pdf", dpi)
             return
         # The file's own bytes can stand for a page left untouched, unless it was decoded smaller.
         encoded = data if fmt == "jpeg" and not min_short_side and not has_exif_turn(data) else None
-        frames = decode_image(data, limits, fmt, min_short_side)
+        frames = decode_image_sized(data, limits, fmt, min_short_side)
         del data
-        for index, frame in frames:
-            item = _page_or_failure(frame, input_path, index, fmt)
+        for index, frame, dpi in frames:
+            item = _page_or_failure(frame, input_path, index, fmt, dpi)
             del frame
             if isinstance(item, Page) and index is None:
                 item.encoded = encoded
@@ -184,7 +184,8 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
         yield PageFailure(input_path, None, exc)
 
 
-def _page_or_failure(page: np.ndarray | PagefixError, path: str | None, index: int | None, fmt: str) -> PageOrFailure:
+def _page_or_failure(page: np.ndarray | PagefixError, path: str | None, index: int | None, fmt: str,
+                     dpi: tuple[float, float] | None = None) -> PageOrFailure:
     if isinstance(page, PagefixError):
         return PageFailure(path, index, page)
-    return Page(page, path, index, source_format=fmt)
+    return Page(page, path, index, source_format=fmt, dpi=dpi)

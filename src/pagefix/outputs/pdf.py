@@ -1,6 +1,7 @@
-"""Corrected pages as PDF files: one image per page, the page size taken from the image at a stated
-resolution. A page left untouched keeps its source JPEG bytes (embedded as they are, no
-re-encoding); every other page is encoded once, as JPEG.
+"""Corrected pages as PDF files: one image per page. Each page keeps its input's physical size: a PDF
+page's size in points, an image's stated DPI; pages whose input stated none (arrays, images
+without DPI) are laid out at the writer's `dpi`. A page left untouched keeps its source JPEG bytes
+(embedded as they are, no re-encoding); every other page is encoded once, as JPEG.
 
 >>> pagefix.save_pdf(DocPreprocessor().predict("scan.pdf"), "scan_fixed.pdf")  # doctest: +SKIP
 """
@@ -26,7 +27,8 @@ if TYPE_CHECKING:  # the pipeline sits above the outputs: no import at run time
 
 __all__ = ["DEFAULT_DPI", "DEFAULT_JPEG_QUALITY", "DocumentPdfs", "PdfWriter", "save_pdf"]
 
-#: Resolution a page's pixels are laid out at: a 2480 x 3508 px page becomes A4.
+#: Resolution the pixels of a page whose input stated none are laid out at: a 2480 x 3508 px page
+#: becomes A4.
 DEFAULT_DPI = 300.0
 DEFAULT_JPEG_QUALITY = 95
 # JPEG colour layouts a PDF shows correctly without extra decode parameters (CMYK JPEGs are
@@ -51,15 +53,19 @@ class PdfWriter:
         self.pages = 0
 
     def add(self, result: PageResult) -> None:
-        """Append the result's corrected page (its source JPEG when the page was left untouched)."""
-        self.add_image(result.output_img, result.source_jpeg)
+        """Append the result's corrected page (its source JPEG when the page was left untouched), at
+        its input's physical size (`result.dpi`; the writer's `dpi` when that is None)."""
+        self.add_image(result.output_img, result.source_jpeg, getattr(result, "dpi", None))
 
-    def add_image(self, image: np.ndarray, jpeg: bytes | None = None) -> None:
-        """Append a BGR page; `jpeg`, when given, must be that page's exact pixels as a JPEG file."""
+    def add_image(self, image: np.ndarray, jpeg: bytes | None = None,
+                  dpi: tuple[float, float] | None = None) -> None:
+        """Append a BGR page; `jpeg`, when given, must be that page's exact pixels as a JPEG file;
+        `dpi` (x, y) sets the page's size, else the writer's `dpi` does."""
         height, width = image.shape[:2]
         if jpeg is None or not _embeddable(jpeg, (width, height)):
             jpeg = encode_image(np.ascontiguousarray(image), ".jpg", self.jpeg_quality)
-        page_w, page_h = width * 72.0 / self.dpi, height * 72.0 / self.dpi
+        dpi_x, dpi_y = dpi if dpi is not None else (self.dpi, self.dpi)
+        page_w, page_h = width * 72.0 / dpi_x, height * 72.0 / dpi_y
         with PDFIUM_LOCK:
             page = self._pdf.new_page(page_w, page_h)
             try:
@@ -109,7 +115,8 @@ def save_pdf(
     jpeg_quality: int = DEFAULT_JPEG_QUALITY,
 ) -> Path:
     """Write the corrected pages of `results`, in order, as one PDF (failures are skipped by the
-    caller: pass `PageResult`s)."""
+    caller: pass `PageResult`s). Each page keeps its input's physical size (`PageResult.dpi`);
+    `dpi` lays out the pages whose input stated no resolution (arrays, images without DPI)."""
     with PdfWriter(dpi, jpeg_quality) as writer:
         for result in results:
             if getattr(result, "ok", False) is not True or not hasattr(result, "output_img"):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -21,7 +21,12 @@ from ..geometry.point_maps import PageMap
 from ..outputs.files import encode_image, image_suffix, write_atomic
 from ..outputs.panels import compose_panels, compose_panels_bgr
 
-__all__ = ["AngleDecision", "PageResult"]
+__all__ = ["ANGLE_SCORE_DECIMALS", "WARP_SCORE_DECIMALS", "AngleDecision", "PageResult", "reported_score"]
+
+#: Decimals `angle_score` and `warp_score` carry in every JSON and table pagefix writes (the CLI's
+#: lines, `save_to_json`, the HTTP `prunedResult`, the batch manifest): one rounding, made here.
+ANGLE_SCORE_DECIMALS = 4
+WARP_SCORE_DECIMALS = 3
 
 # unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
 _JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
@@ -38,7 +43,7 @@ class AngleDecision:
     score: float  # the classifier's (combined) probability for it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "angle": self.angle, "score": round(self.score, 5)}
+        return {"stage": self.stage, "angle": self.angle, "score": reported_score(self.score, ANGLE_SCORE_DECIMALS)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +80,10 @@ class PageResult(Mapping[str, Any]):
     #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
     #: untouched), so it can be written out again without re-encoding.
     source_jpeg: bytes | None = field(default=None, repr=False)
+    #: Pixels per inch of `output_img` along x and y: the input page's (a PDF page's size in points,
+    #: an image's stated DPI), turned with the page; None when the input stated none (arrays,
+    #: images without DPI). Unwarping keeps the scale, so a kept margin adds to the physical size.
+    dpi: tuple[float, float] | None = field(default=None, repr=False)
     _name: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
@@ -113,29 +122,61 @@ class PageResult(Mapping[str, Any]):
             "model_settings": dict(self.model_settings),
             "angle": self.angle,
             "unwarp_applied": self.unwarp_applied,
-            "warp_score": None if self.warp_score is None else round(self.warp_score, 3),
+            "warp_score": reported_score(self.warp_score, WARP_SCORE_DECIMALS),
         }
 
     # -- coordinates -----------------------------------------------------------------------------
 
-    def map_to_input(self, points: Any) -> np.ndarray:
-        """Pixel coordinates (x, y) [N, 2] in `output_img` to the same points in `input_img`;
-        NaN where the output shows no part of the input.
+    @overload
+    def map_to_input(self, points: Any, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def map_to_input(self, points: Any, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def map_to_input(self, points: Any, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (x, y) [N, 2] in `output_img` to the same points in `input_img`.
+
+        A point in a kept margin (`keep_margin` > 0) maps to where the unwarp's grid, extended
+        linearly into the margin, puts it, which may lie outside `input_img`; a point off
+        `output_img` is NaN. With `return_valid=True` the answer is `(points, valid)`, `valid`
+        True where the output point shows part of the input (the page, not the margin's fill).
 
         >>> result.map_to_input([[120.0, 80.0]])  # doctest: +SKIP
         array([[ 96.4, 131.0]])
+        >>> points, valid = result.map_to_input([[120.0, 80.0], [-5.0, 0.0]], return_valid=True)  # doctest: +SKIP
         """
+        if return_valid:
+            return self._page_map().to_input(points, True)
         return self._page_map().to_input(points)
 
-    def map_to_output(self, points: Any) -> np.ndarray:
-        """Pixel coordinates (x, y) [N, 2] in `input_img` to the same points in `output_img`;
-        NaN where that part of the input is not in the output."""
+    @overload
+    def map_to_output(self, points: Any, return_valid: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def map_to_output(self, points: Any, return_valid: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def map_to_output(self, points: Any, return_valid: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (x, y) [N, 2] in `input_img` to the same points in `output_img`; the
+        inverse of `map_to_input`, margin included. NaN where the point has no place in
+        `output_img` (cut off by the unwarp). With `return_valid=True`: `(points, valid)`,
+        `valid` True where the point is on `input_img` and shown in `output_img`."""
+        if return_valid:
+            return self._page_map().to_output(points, True)
         return self._page_map().to_output(points)
 
     def _page_map(self) -> PageMap:
         if self.page_map is None:
             raise PagefixError("this result carries no coordinate map (it was not made by DocPreprocessor)")
         return self.page_map
+
+    @property
+    def page_size_pt(self) -> tuple[float, float] | None:
+        """The corrected page's physical size (width, height) in points (1/72 in), from `dpi`;
+        None when the input stated no resolution."""
+        if self.dpi is None:
+            return None
+        height, width = self.output_img.shape[:2]
+        return width * 72.0 / self.dpi[0], height * 72.0 / self.dpi[1]
 
     @property
     def json(self) -> dict[str, Any]:
@@ -191,6 +232,12 @@ class PageResult(Mapping[str, Any]):
     def _suffix(self) -> str:
         # PDF pages have no image suffix of their own: PNG, lossless.
         return image_suffix(_source_name(self.input_path)) if self.input_path else ".png"
+
+
+def reported_score(value: float | None, decimals: int) -> float | None:
+    """A score as pagefix reports it: a Python float rounded to `decimals` (`ANGLE_SCORE_DECIMALS`,
+    `WARP_SCORE_DECIMALS`), so every front end writes the same digits; None stays None."""
+    return None if value is None else round(float(value), decimals)
 
 
 def _target(save_path: str | os.PathLike[str], file_suffixes: tuple[str, ...], name: str) -> Path:

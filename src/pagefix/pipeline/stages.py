@@ -199,8 +199,17 @@ def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid 
                 final_angle=again.angle if again else 0,
             ),
             source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
+            dpi=_turned_dpi(page.dpi, sum(d.angle for d in decisions)),
         ))
     return results
+
+
+def _turned_dpi(dpi: tuple[float, float] | None, angle: int) -> tuple[float, float] | None:
+    """The input's pixels per inch for the page turned by `angle`; the unwarped page is resampled
+    at the upright page's scale (its margin adds pixels at the same scale)."""
+    if dpi is None:
+        return None
+    return (dpi[1], dpi[0]) if angle % 180 else dpi
 
 
 def _resample(pipeline: DocPreprocessor, image: np.ndarray, grid: PageGrid | PagefixError | None,

@@ -21,6 +21,8 @@ from torch import nn
 
 from ..errors import ModelStoreError
 
+_Net = TypeVar("_Net", bound=nn.Module)
+
 __all__ = ["load_onnx_weights", "write_onnx_weights"]
 
 
@@ -87,9 +89,6 @@ def _copy_in(param: torch.Tensor, value: np.ndarray, where: str) -> None:
         raise ModelStoreError(f"{where}: graph tensor {tuple(value.shape)} does not fit {tuple(param.shape)}")
     with torch.no_grad():
         param.copy_(tensor.reshape(param.shape))
-
-
-_Net = TypeVar("_Net", bound=nn.Module)
 
 
 def load_onnx_weights(net: _Net, path: str | Path) -> _Net:

@@ -1,9 +1,17 @@
 """Fine-tune the orientation classifier: PyTorch network initialised from the ONNX weights,
 augmented training, validation each epoch, resumable checkpoints, export to pagefix's layout.
 
+Validation scores the model the way it will be used: each epoch's weights are exported to ONNX and
+the val split is scored by the models layer's classifier with the view set chosen for use
+(`views`), as `pagefix eval orientation` scores it; the starting model is scored the same way
+first, so the gain or loss is plain.
+
 Determinism: every epoch draws its shuffling, augmentation and dropout from generators seeded
 with (seed, epoch), so a run resumed after epoch k continues exactly as the uninterrupted run
-would (same threads, same machine).
+would (same threads, same machine). A finished run continues with a larger `epochs`: the added
+epochs follow the learning-rate schedule of a run planned for that many (the rate rises again
+from where the shorter schedule ended), so the result is not the one a longer run from the
+start would give.
 """
 
 from __future__ import annotations
@@ -23,9 +31,12 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from ..evaluation.datasets import ANGLES
+from ..evaluation.datasets import ANGLES, open_orientation_source
+from ..evaluation.orientation import ClassifierScorer, evaluate_orientation
 from ..limits import Limits
 from ..models import ModelStore, OrientationClassifier, RuntimeOptions
+from ..models.orientation_views import resolve_view_set
+from ..models.store import ModelFiles
 from .augment import Augmentation
 from .dataset import load_split
 from .distill import KeepPages, all_turns, distillation_loss, load_keep_pages
@@ -38,12 +49,16 @@ __all__ = ["TrainConfig", "TrainResult", "train_orientation"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoints/last.pt"
+# Where each epoch's weights are exported to be validated as the pipeline will run them.
+CANDIDATE = "checkpoints/candidate"
+# Pages per classifier call when validating: `pagefix eval orientation`'s default batch size.
+_VAL_BATCH = 8
 # Gradients are clipped to this norm: a few bad steps on a small set must not wreck the weights.
 _MAX_GRAD_NORM = 5.0
 # The shares of centre, letterbox and long-side crops (`Augmentation.view_mix`) for each choice of
 # views the model will be used with.
 TRAIN_VIEWS = {"default": (0.5, 0.2, 0.3), "reference": (1.0, 0.0, 0.0)}
-# Settings that must match for a checkpoint to be resumed.
+# Settings that must match for a checkpoint to be resumed ("epochs" may grow: see the docstring).
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
                 "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views",
                 "keep", "distill_weight", "distill_temperature", "keep_val_fraction", "views")
@@ -85,8 +100,14 @@ class TrainConfig:
 class TrainResult:
     model_dir: Path
     best_epoch: int
+    #: Top-1 on the val split of the exported model, with the views chosen for use: what
+    #: `pagefix eval orientation DATA --doc_orientation_classify_model_dir MODEL_DIR
+    #: --orientation_views VIEWS` reports. None without a val split.
     val_accuracy: float | None
     history: list[dict[str, float]] = field(default_factory=list)
+    #: The same figure for the starting model (the shipped one, or --base-model-dir).
+    base_val_accuracy: float | None = None
+    views: str = "default"
 
 
 class _Hooks:
@@ -147,13 +168,16 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         train_images, train_angles = load_split(data, "train", limits, progress=progress.update)
     if not train_images:
         raise InputError(f"{data / 'train.txt'} lists no images")
-    val_batch, val_labels = None, None
-    if (data / "val.txt").is_file():
+    val_batch = None
+    validation = _ModelValidation(data, config.views, limits, threads, hooks)
+    if validation.size:
+        # A few val pages check that the export runs as the network does.
         with hooks.progress(0, "loading val") as progress:
-            val_arrays, val_angles = load_split(data, "val", limits, prepare=classifier.preprocess, progress=progress.update)
-        if val_arrays:
-            val_batch = torch.from_numpy(np.stack(val_arrays))
-            val_labels = torch.tensor([ANGLES.index(a) for a in val_angles])
+            val_arrays, _ = load_split(data, "val", limits, prepare=classifier.preprocess, progress=progress.update)
+        val_batch = torch.from_numpy(np.stack(val_arrays[:8]))
+    base_accuracy = validation.score(classifier, "starting model") if validation.size else None
+    if base_accuracy is not None:
+        logger.info("starting model %s: val accuracy %.4f (views %s)", base.name, base_accuracy, config.views)
 
     keep = None
     if config.keep:
@@ -181,12 +205,6 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     if keep is not None and teacher is not None:  # the teacher exists exactly when keep pages do
         keep_train = _KeepTrain(keep, net, teacher, augmentation, classifier.preprocess, config, hooks)
         keep_val = _KeepVal(keep, net, teacher, classifier.preprocess, config)
-    val_trunk = None
-    if cache is not None and val_batch is not None:
-        with torch.no_grad():
-            net.eval()
-            val_trunk = torch.cat([net.trunk(val_batch[i:i + config.batch_size], config.train_layers)
-                                   for i in range(0, len(val_batch), config.batch_size)])
     optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_angles) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -201,18 +219,29 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     checkpoint_path = out / CHECKPOINT
     if checkpoint_path.exists() and not config.restart:
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if state["settings"] != settings:
-            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+        saved = state["settings"]
+        changed = sorted(k for k in settings if k != "epochs" and saved.get(k) != settings[k])
+        if changed:
             raise ConfigError(
                 f"{checkpoint_path} was made with other settings ({', '.join(changed)}); "
                 "pass --restart to start over or use another --out"
             )
+        done = state["epoch"] + 1
+        if config.epochs < done:
+            raise ConfigError(
+                f"{checkpoint_path} has {done} epoch(s) trained already; to continue training, run the same "
+                f"command with --epochs above {done} (e.g. --epochs {done + 1}); --restart starts over"
+            )
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        # The schedule is the one of this run's --epochs: a finished run given more continues on it.
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch, history = state["epoch"] + 1, state["history"]
+        start_epoch, history = done, state["history"]
         best = {"epoch": state["best_epoch"], "accuracy": state["best_accuracy"], "state": state["best_model"]}
-        logger.info("resuming from epoch %d of %d (%s)", start_epoch + 1, config.epochs, checkpoint_path)
+        if saved.get("epochs") != config.epochs:
+            logger.info("continuing a run of %s epoch(s) to %d (%s)", saved.get("epochs"), config.epochs, checkpoint_path)
+        else:
+            logger.info("resuming from epoch %d of %d (%s)", start_epoch + 1, config.epochs, checkpoint_path)
 
     for epoch in range(start_epoch, config.epochs):
         rng = np.random.default_rng([config.seed, epoch])
@@ -257,12 +286,10 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": right / seen}
         if keep_train is not None:
             record["distill_loss"] = total_distill / seen
-        if val_batch is not None and val_labels is not None:  # set together
-            if val_trunk is not None:
-                record["val_accuracy"] = _accuracy(
-                    lambda x: net.forward_from_trunk(x, config.train_layers), net, val_trunk, val_labels, config.batch_size)
-            else:
-                record["val_accuracy"] = _accuracy(net, net, val_batch, val_labels, config.batch_size)
+        if validation.size:
+            net.eval()
+            candidate = export_model(net, base, out / CANDIDATE, name="candidate", metadata={})
+            record["val_accuracy"] = validation.score(_load(candidate, threads), f"epoch {epoch + 1}")
         if keep_val is not None and keep_val.size:
             record["keep_agreement"] = keep_val.agreement(net)
         history.append(record)
@@ -284,11 +311,11 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     net.eval()
     check = val_batch[:8] if val_batch is not None else None
     best_record = history[best["epoch"]] if 0 <= best["epoch"] < len(history) else {}
-    val_accuracy = best_record.get("val_accuracy") if val_batch is not None else None
+    val_accuracy = best_record.get("val_accuracy") if validation.size else None
     metadata = {
         "fine_tuned_from": base.name, "base_sha256": (base.config.get("files") or {}).get("model.onnx"),
         "dataset": str(data.resolve()), "epochs": config.epochs, "best_epoch": best["epoch"] + 1,
-        "val_accuracy": val_accuracy, "seed": config.seed, "train_layers": config.train_layers,
+        "val_accuracy": val_accuracy, "base_val_accuracy": base_accuracy, "seed": config.seed, "train_layers": config.train_layers,
         "lr": config.lr, "batch_size": config.batch_size, "cached_views": config.cached_views, "views": config.views,
     }
     if keep is not None:
@@ -297,7 +324,34 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
             "distill_temperature": config.distill_temperature, "keep_agreement": best_record.get("keep_agreement"),
         })
     model_dir = export_model(net, base, out, name=config.name or out.name, metadata=metadata, check_batch=check)
-    return TrainResult(model_dir, best["epoch"] + 1, val_accuracy, history)
+    return TrainResult(model_dir, best["epoch"] + 1, val_accuracy, history, base_accuracy, config.views)
+
+
+class _ModelValidation:
+    """The val split scored as `pagefix eval orientation` scores it: the models layer's classifier
+    (ONNX Runtime) on the pages as decoded, with the view set chosen for use. The pages are read
+    again for each score, so a large split never sits in memory."""
+
+    def __init__(self, data: Path, views: str, limits: Limits, threads: int, hooks: _Hooks) -> None:
+        self.view_set = resolve_view_set(views)
+        self.hooks = hooks
+        self.source = open_orientation_source(data, ["val"], limits) if (data / "val.txt").is_file() else None
+        self.size = len(self.source) if self.source is not None else 0
+
+    def score(self, classifier: OrientationClassifier, desc: str) -> float:
+        assert self.source is not None
+        with self.hooks.progress(self.size, f"validating {desc}") as progress:
+            report = evaluate_orientation(self.source, ClassifierScorer(classifier, self.view_set),
+                                          batch_size=_VAL_BATCH, labels=classifier.labels, progress=progress.update)
+        if report.failures:
+            name, error = report.failures[0]
+            raise InputError(f"val page {name} cannot be read: {error}")
+        return report.accuracy
+
+
+def _load(model_dir: Path, threads: int) -> OrientationClassifier:
+    files: ModelFiles = ModelStore().resolve("orientation", model_dir=model_dir)
+    return OrientationClassifier.from_files(files, RuntimeOptions(device="cpu", cpu_threads=threads))
 
 
 @torch.no_grad()
@@ -424,18 +478,6 @@ def _cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
-
-
-@torch.no_grad()
-def _accuracy(
-    model: Callable[[torch.Tensor], torch.Tensor], net: PPLCNet, batch: torch.Tensor, labels: torch.Tensor, chunk: int,
-) -> float:
-    """Top-1 of `model` (the network, or its trained part on cached inputs) with `net` in eval mode."""
-    net.eval()
-    right = 0
-    for start in range(0, len(batch), chunk):
-        right += int((model(batch[start:start + chunk]).argmax(1) == labels[start:start + chunk]).sum())
-    return right / len(batch)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
