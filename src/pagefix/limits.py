@@ -12,9 +12,26 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
-__all__ = ["Limits"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "Limits", "parse_bool"]
+
+#: The spellings of a boolean everywhere pagefix reads one from text (command-line flags,
+#: PAGEFIX_* variables, quoted YAML values), any case: the reference's command line takes these.
+TRUE_WORDS = ("true", "yes", "t", "y", "1")
+FALSE_WORDS = ("false", "no", "f", "n", "0")
+
+
+def parse_bool(text: str, what: str) -> bool:
+    """`text` as a boolean, or a ConfigError naming `what` (a setting or a variable) and the word
+    it is closest to: PAGEFIX_ALLOW_PRIVATE_URLS='ture' is not true or false; did you mean 'true'?"""
+    value = text.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{what}={text!r} is not true or false (nor yes/no, 1/0)"
+                      + did_you_mean(value, ("true", "false", "yes", "no")))
 
 _MiB = 1024 * 1024
 
@@ -57,6 +74,7 @@ class Limits:
     @classmethod
     def from_env(cls, **overrides: Any) -> Limits:
         """Defaults, then `PAGEFIX_<FIELD>` environment variables, then `overrides`."""
+        _refuse_unknown(overrides)
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             raw = os.environ.get(cls.ENV_PREFIX + field.name.upper())
@@ -66,9 +84,7 @@ class Limits:
         return cls(**values).validated()
 
     def replace(self, **changes: Any) -> Limits:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        _refuse_unknown(changes)
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Limits:
@@ -82,11 +98,18 @@ class Limits:
         return self
 
 
+def _refuse_unknown(names: Any) -> None:
+    known = [f.name for f in dataclasses.fields(Limits)]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown limit {unknown[0]!r}" + did_you_mean(unknown[0], known))
+
+
 def _parse(name: str, annotation: Any, raw: str) -> Any:
     text = str(annotation)
     try:
         if text.startswith("bool"):
-            return raw.strip().lower() in {"1", "true", "yes", "y", "t"}
+            return parse_bool(raw, f"environment variable PAGEFIX_{name.upper()}")
         if text.startswith("tuple"):
             return tuple(h.strip() for h in raw.split(",") if h.strip())
         if raw.strip().lower() in {"none", "null", ""} and "None" in text:

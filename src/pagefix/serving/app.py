@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..errors import FetchError, InputError, PagefixError
-from ..pipeline.settings import load_config
+from ..pipeline.settings import SETTINGS, SETTINGS_BY_NAME, load_config
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
@@ -142,14 +142,15 @@ def create_app(
 
 
 def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:
-    asked = {"use_doc_orientation_classify": body.useDocOrientationClassify, "use_doc_unwarping": body.useDocUnwarping}
-    chosen = {key: available[key] if value is None else bool(value) for key, value in asked.items()}
-    for key, field in (("use_doc_orientation_classify", "useDocOrientationClassify"),
-                       ("use_doc_unwarping", "useDocUnwarping")):
-        if chosen[key] and not available[key]:
-            raise ServiceError(422, f"{field} is not available: the server was started with {key} False")
-    # None leaves the pipeline's own setting.
-    return chosen | {"skip_flat_pages": body.skipFlatPages, "keep_margin": body.keepMargin}
+    """The request's per-call settings (None: the pipeline's own), from the settings table."""
+    asked = {row.name: getattr(body, row.http.name) for row in SETTINGS if row.http is not None}
+    for key, loaded in available.items():
+        # A stage whose model the server did not load cannot be switched on by a request.
+        if asked.get(key) and not loaded:
+            field = SETTINGS_BY_NAME[key].http
+            raise ServiceError(422, f"{field.name if field else key} is not available: "
+                               f"the server was started with {key} False")
+    return asked
 
 
 def _add_exception_handlers(app: FastAPI) -> None:
