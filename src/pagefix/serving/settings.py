@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..limits import Limits
 
 __all__ = ["ServingSettings"]
@@ -80,14 +80,10 @@ class ServingSettings:
         for key in sorted(set(extra) & _IGNORED_EXTRA):
             logger.warning("Serving.extra.%s is not supported by pagefix and is ignored", key)
             extra.pop(key)
-        if extra:
-            raise ConfigError(f"unknown Serving.extra key(s): {', '.join(sorted(extra))}")
-        known = {f.name for f in dataclasses.fields(cls)} - {"max_num_input_imgs", "max_output_img_size"}
-        unknown = set(section) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown Serving key(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))}, extra)"
-            )
+        _refuse_unknown("Serving.extra.", extra, ["max_num_input_imgs", "max_output_img_size", "return_img_urls",
+                                                 *sorted(_IGNORED_EXTRA)])
+        known = [f.name for f in dataclasses.fields(cls) if f.name not in ("max_num_input_imgs", "max_output_img_size")]
+        _refuse_unknown("Serving.", section, [*known, "extra", "return_urls"])
         values.update(section)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)
@@ -141,3 +137,12 @@ class ServingSettings:
             allowed_hosts=tuple(dict.fromkeys(base.allowed_hosts + self.allowed_hosts)),
             max_pdf_pages=self.max_num_input_imgs,
         )
+
+
+def _refuse_unknown(where: str, section: dict[str, Any], known: list[str]) -> None:
+    """The pipeline YAML's wording for a key nobody reads (`pagefix.pipeline.settings`)."""
+    for key in sorted(map(str, section)):
+        if key not in known:
+            path = where + key
+            hint = did_you_mean(path, [where + k for k in known]) or f" (known here: {', '.join(known)})"
+            raise ConfigError(f"unknown key {path!r} in the pipeline configuration{hint}")
