@@ -21,7 +21,8 @@ To add a setting (say `deskew`), add one field to `PipelineConfig`::
 and read it where it acts: `settings["deskew"]` in the stages for a per-call setting, else
 `pipeline.config.deskew`. `DocPreprocessor(deskew=True)`, `predict(..., deskew=True)`,
 `deskew: true` in the YAML, `--deskew True` on the command line and `"deskew": true` in a request
-then all work; tests/pipeline/test_settings.py checks that each front end has it. Leave out `http`
+then all work; tests/pipeline/test_settings.py, tests/test_cli_flags.py and
+tests/serving/test_settings.py check that each front end has it. Leave out `http`
 (and `per_call`) for a setting a request may not change, and pass `flag=False` for one that has
 no command-line flag.
 

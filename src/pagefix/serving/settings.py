@@ -36,6 +36,15 @@ _MiB = 1024 * 1024
 _IGNORED_EXTRA = {"file_storage", "url_expires_in"}
 
 
+def _refuse_unknown(where: str, section: dict[str, Any], known: list[str]) -> None:
+    """The pipeline YAML's wording for a key nobody reads (`pagefix.pipeline.settings`)."""
+    for key in sorted(map(str, section)):
+        if key not in known:
+            path = where + key
+            hint = did_you_mean(path, [where + k for k in known]) or f" (known here: {', '.join(known)})"
+            raise ConfigError(f"unknown key {path!r} in the pipeline configuration{hint}")
+
+
 @dataclass(frozen=True)
 class ServingSettings:
     #: Return the visualisation and the input page when a request leaves `visualize` null.
@@ -138,11 +147,3 @@ class ServingSettings:
             max_pdf_pages=self.max_num_input_imgs,
         )
 
-
-def _refuse_unknown(where: str, section: dict[str, Any], known: list[str]) -> None:
-    """The pipeline YAML's wording for a key nobody reads (`pagefix.pipeline.settings`)."""
-    for key in sorted(map(str, section)):
-        if key not in known:
-            path = where + key
-            hint = did_you_mean(path, [where + k for k in known]) or f" (known here: {', '.join(known)})"
-            raise ConfigError(f"unknown key {path!r} in the pipeline configuration{hint}")
