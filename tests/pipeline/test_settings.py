@@ -53,6 +53,7 @@ def test_an_unknown_constructor_setting_names_the_close_one():
         ({"keep_margin": 0.9}, "keep_margin must be a number from 0 to 0.5, got 0.9"),
         ({"orientation_gate": 0}, "orientation_gate must be a number in (0, 1]"),
         ({"max_warp_score": -1}, "max_warp_score must be a number > 0"),
+        ({"max_identity_rms": float("nan")}, "max_identity_rms must be a number > 0, got nan"),
         ({"precision": "fp61"}, "did you mean 'fp16'?"),
         ({"skip_flat_pages": "maybe"}, "skip_flat_pages='maybe' is not true or false"),
         ({"reclassify_unwarped": 2}, "reclassify_unwarped must be true or false, got 2"),
@@ -170,3 +171,9 @@ def test_a_section_that_is_not_a_mapping_is_refused(raw):
 def test_null_sections_are_empty():
     config = load_config({"SubModules": None, "Limits": None, "Serving": None})
     assert config.limits == {} and config.serving == {}
+
+
+def test_merged_checks_values_set_by_hand():
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1"):
+        PipelineConfig(batch_size=0).merged()
+    assert PipelineConfig(keep_margin=0.25).merged(skip_flat_pages=False).keep_margin == 0.25

@@ -74,9 +74,10 @@ class DocPreprocessor:
         unwarper: Unwarper | None = None,
         **settings: Any,
     ) -> None:
-        # Every setting is a row of `settings.SETTINGS`; the typed parameters above are the ones
-        # documented here, `**settings` takes any other row (unknown names are refused by `merged`).
-        given = {name: value for name, value in locals().items() if name in SETTINGS_BY_NAME}
+        # Every setting is a row of `settings.SETTINGS`: the typed parameters above are the rows
+        # documented here, `**settings` takes any other row (an unknown name is refused by `merged`).
+        arguments = dict(locals())
+        given = {name: value for name, value in arguments.items() if name in SETTINGS_BY_NAME}
         self.config: PipelineConfig = load_config(paddlex_config).merged(**given, **settings)
         config = self.config
         self.view_set = resolve_view_set(config.orientation_views)

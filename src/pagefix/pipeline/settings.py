@@ -160,10 +160,10 @@ class Setting:
         return value
 
     def _in_range(self, value: float) -> bool:
+        # Written so that NaN is out of every range.
         low, high = self.minimum, self.maximum
-        if low is not None and (value <= low if self.above_minimum else value < low):
-            return False
-        return high is None or value <= high
+        above_low = low is None or (value > low if self.above_minimum else value >= low)
+        return above_low and (high is None or value <= high)
 
     def describe_range(self) -> str:
         """'a number from 0 to 0.5', 'an integer >= 1', 'a number in (0, 1]', ..."""
@@ -337,15 +337,16 @@ class PipelineConfig:
     serving: dict[str, Any] = field(default_factory=dict)
 
     def merged(self, **explicit: Any) -> PipelineConfig:
-        """A copy with every non-None explicit setting checked and applied."""
-        values: dict[str, Any] = {}
-        for key, value in explicit.items():
-            row = SETTINGS_BY_NAME.get(key)
-            if row is None:
+        """A copy with every non-None explicit setting applied, and every setting checked."""
+        for key in explicit:
+            if key not in SETTINGS_BY_NAME:
                 raise ConfigError(f"unknown setting {key!r}" + did_you_mean(key, SETTINGS_BY_NAME))
-            if value is not None:
-                values[key] = row.checked(value)
-        return dataclasses.replace(self, **values)
+        values = {row.name: getattr(self, row.name) if explicit.get(row.name) is None else explicit[row.name]
+                  for row in SETTINGS}
+        return dataclasses.replace(
+            self, **{name: None if value is None else SETTINGS_BY_NAME[name].checked(value)
+                     for name, value in values.items()},
+        )
 
     def build_limits(self) -> Limits:
         try:
