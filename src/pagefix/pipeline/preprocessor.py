@@ -36,6 +36,10 @@ class DocPreprocessor:
     >>> for result in DocPreprocessor().predict("photo.jpg"):  # doctest: +SKIP
     ...     result.print(); result.save_to_img("out/")
 
+    Every setting of `pagefix.pipeline.settings.SETTINGS` may be given by name (those without a
+    parameter below through `**settings`, e.g. `max_warp_score=2.5`); it wins over `paddlex_config`,
+    which wins over the defaults. A misspelt or invalid setting is a `ConfigError`.
+
     Models are loaded when the pipeline is built for the stages that are on; a stage switched on
     later, in one `predict` call, loads its model then. `orientation_classifier` and `unwarper`
     accept prebuilt objects (for tests, or to share sessions between pipelines).
