@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import ConfigError, did_you_mean
 
-__all__ = ["FALSE_WORDS", "TRUE_WORDS", "Limits", "parse_bool"]
+__all__ = ["FALSE_WORDS", "Limits", "TRUE_WORDS", "parse_bool"]
 
 #: The spellings of a boolean everywhere pagefix reads one from text (command-line flags,
 #: PAGEFIX_* variables, quoted YAML values), any case: the reference's command line takes these.

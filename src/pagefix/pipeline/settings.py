@@ -69,11 +69,11 @@ from ..errors import ConfigError, did_you_mean
 from ..limits import Limits, parse_bool
 
 __all__ = [
+    "HttpField",
     "MAX_KEEP_MARGIN",
+    "PipelineConfig",
     "SETTINGS",
     "SETTINGS_BY_NAME",
-    "HttpField",
-    "PipelineConfig",
     "Setting",
     "load_config",
     "per_call_settings",
@@ -343,10 +343,10 @@ class PipelineConfig:
                 raise ConfigError(f"unknown setting {key!r}" + did_you_mean(key, SETTINGS_BY_NAME))
         values = {row.name: getattr(self, row.name) if explicit.get(row.name) is None else explicit[row.name]
                   for row in SETTINGS}
-        return dataclasses.replace(
-            self, **{name: None if value is None else SETTINGS_BY_NAME[name].checked(value)
-                     for name, value in values.items()},
-        )
+        checked: dict[str, Any] = {
+            name: None if value is None else SETTINGS_BY_NAME[name].checked(value) for name, value in values.items()
+        }
+        return dataclasses.replace(self, **checked)
 
     def build_limits(self) -> Limits:
         try:
