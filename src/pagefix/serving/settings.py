@@ -146,4 +146,3 @@ class ServingSettings:
             allowed_hosts=tuple(dict.fromkeys(base.allowed_hosts + self.allowed_hosts)),
             max_pdf_pages=self.max_num_input_imgs,
         )
-
