@@ -12,22 +12,6 @@ from pagefix.cli.flags import str2bool
 from pagefix.cli.main import build_parser, main, parse_args
 from pagefix.pipeline.settings import SETTINGS
 
-#: The required arguments of each command, so a flag can be tried alone on it.
-REQUIRED = {
-    ("doc_preprocessor",): ["-i", "x.jpg"],
-    ("models", "fetch"): [],
-    ("models", "list"): [],
-    ("models", "import"): ["model.onnx"],
-    ("serve",): [],
-    ("batch",): ["inputs/", "--save_path", "out/"],
-    ("eval", "orientation"): ["data/"],
-    ("eval", "unwarping"): ["pairs.csv"],
-    ("train", "orientation"): ["--out", "model/", "--data", "ds/"],
-    ("train", "render-pages"): ["--out", "pages/"],
-}
-#: Flags that cannot be tried on top of REQUIRED (one of a mutually exclusive pair), with their own.
-ALONE = {("train", "orientation", "--make_dataset"): ["--out", "ds/"]}
-
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
     """(path, parser) of every command that runs something (the leaves of the command tree)."""
@@ -53,34 +37,55 @@ def _value_for(action: argparse.Action) -> list[str]:
     return ["x"]
 
 
+def _required(parser: argparse.ArgumentParser, flag: argparse.Action) -> list[str]:
+    """Arguments that satisfy `parser`'s required ones, so `flag` can be tried on top of them."""
+    needed: list[str] = []
+    grouped = {a for g in parser._mutually_exclusive_groups for a in g._group_actions}
+    for action in parser._actions:
+        if action is flag or action in grouped:
+            continue
+        if not action.option_strings and action.nargs not in ("?", "*"):
+            needed += _value_for(action)
+        elif action.option_strings and action.required:
+            needed += [action.option_strings[0], *_value_for(action)]
+    for group in parser._mutually_exclusive_groups:
+        if group.required and flag not in group._group_actions:
+            first = group._group_actions[0]
+            needed += [first.option_strings[0], *_value_for(first)]
+    return needed
+
+
 def _multi_word_flags():
     for path, parser in _commands(build_parser()):
         for action in parser._actions:
             for option in action.option_strings:
                 if option.startswith("--") and "_" in option:
-                    yield path, option, _value_for(action)
-
-
-def test_every_command_is_covered():
-    assert {path for path, _ in _commands(build_parser())} == set(REQUIRED)
+                    yield path, option, _value_for(action), _required(parser, action)
 
 
 def test_every_flag_is_snake_case():
     for path, parser in _commands(build_parser()):
         for action in parser._actions:
             for option in action.option_strings:
-                assert "-" not in option.lstrip("-"), f"{' '.join(path)} {option}"
+                assert "-" not in option.lstrip("-"), (
+                    f"pagefix {' '.join(path)} {option}: declare only the snake_case flag; "
+                    "CommandParser accepts its kebab-case spelling without showing it")
 
 
-@pytest.mark.parametrize(("path", "flag", "value"), list(_multi_word_flags()),
+@pytest.mark.parametrize(("path", "flag", "value", "base"), list(_multi_word_flags()),
                          ids=lambda x: x if isinstance(x, str) else " ".join(x))
-def test_the_kebab_spelling_parses_as_the_snake_case_flag(path, flag, value):
-    base = ALONE.get((*path, flag), REQUIRED[path])
+def test_the_kebab_spelling_parses_as_the_snake_case_flag(path, flag, value, base):
     kebab = "--" + flag[2:].replace("_", "-")
     snake_args = parse_args([*path, *base, flag, *value])
     assert parse_args([*path, *base, kebab, *value]) == snake_args
     if value:
         assert parse_args([*path, *base, f"{kebab}={value[0]}"]) == snake_args
+
+
+def test_every_subcommand_has_kebab_spellings_tried():
+    tried = {path for path, *_ in _multi_word_flags()}
+    assert {("doc_preprocessor",), ("serve",), ("batch",), ("eval", "orientation"), ("eval", "unwarping"),
+            ("train", "orientation")} <= tried
 
 
 def test_kebab_spellings_are_not_in_the_help(capsys):
@@ -114,6 +119,12 @@ def test_an_unknown_kebab_flag_is_still_an_error(capsys):
 def test_quiet_works_before_and_after_the_subcommand(argv):
     args = parse_args(argv)
     assert args.quiet is True and args.verbose is False
+
+
+def test_every_subcommand_takes_the_global_flags():
+    for path, parser in _commands(build_parser()):
+        options = {o for a in parser._actions for o in a.option_strings}
+        assert {"-q", "--quiet", "-v", "--verbose"} <= options, path
 
 
 def test_verbose_after_the_subcommand_keeps_quiet_given_before():
