@@ -21,12 +21,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Every command line whose help is kept (each ends with --help).
-COMMANDS = (
-    (), ("doc_preprocessor",), ("models",), ("models", "fetch"), ("models", "list"), ("models", "import"),
-    ("serve",), ("batch",), ("eval",), ("eval", "orientation"), ("eval", "unwarping"), ("train",),
-    ("train", "orientation"), ("train", "render-pages"),
-)
+
+def commands() -> list[tuple[str, ...]]:
+    """Every command and subcommand of this tree's `pagefix`, the top level first."""
+    from pagefix.cli.main import build_parser
+
+    found: list[tuple[str, ...]] = []
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        found.append(path)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*path, name))
+
+    walk(build_parser(), ())
+    return found
 
 
 def help_text(command: tuple[str, ...]) -> str:
@@ -84,17 +94,21 @@ def main() -> None:
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal; fix it so trees compare
-    for command in COMMANDS:
+    found = commands()
+    for command in found:
         stem = "_".join(("pagefix",) + command)
         (out / f"{stem}.help.txt").write_text(help_text(command), encoding="utf-8")
         (out / f"{stem}.flags.json").write_text(json.dumps(flags(command), indent=1) + "\n", encoding="utf-8")
     (out / "openapi.json").write_text(json.dumps(openapi(), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {2 * len(COMMANDS) + 1} files to {out}", file=sys.stderr)
+    print(f"wrote {2 * len(found) + 1} files to {out}", file=sys.stderr)
     if options.compare:
         compare(options.compare, out)
 
 
 def compare(before: Path, after: Path) -> None:
+    for path in sorted(before.iterdir()):
+        if not (after / path.name).exists():
+            print(f"{path.name}: gone")
     for path in sorted(after.iterdir()):
         old = before / path.name
         if not old.exists():
