@@ -16,10 +16,6 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-
-# The error tree only; `did_you_mean` below is the wording every ConfigError about a name uses.
 __all__ = [
     "ChecksumError",
     "ConfigError",
@@ -82,10 +78,3 @@ class OutputError(PagefixError):
 
 class OcrError(PagefixError):
     """tesseract is missing or failed on a page (the unwarping evaluation's CER)."""
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """"; did you mean 'keep_margin'?" when `name` is close to one of `known`, else ""; the ending
-    of every message that refuses an unknown key, setting, variable value or flag."""
-    match = difflib.get_close_matches(name, [str(k) for k in known], n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""

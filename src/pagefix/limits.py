@@ -8,18 +8,27 @@ constructor, a pipeline YAML (`Limits:` section) or the environment variable nam
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError
 
-__all__ = ["FALSE_WORDS", "Limits", "TRUE_WORDS", "parse_bool"]
+__all__ = ["FALSE_WORDS", "Limits", "TRUE_WORDS", "did_you_mean", "parse_bool"]
 
 #: The spellings of a boolean everywhere pagefix reads one from text (command-line flags,
 #: PAGEFIX_* variables, quoted YAML values), any case: the reference's command line takes these.
 TRUE_WORDS = ("true", "yes", "t", "y", "1")
 FALSE_WORDS = ("false", "no", "f", "n", "0")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """"; did you mean 'keep_margin'?" when `name` is close to one of `known`, else "": the ending
+    of every message that refuses an unknown key, setting, limit, flag or variable value."""
+    match = difflib.get_close_matches(name, [str(k) for k in known], n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def parse_bool(text: str, what: str) -> bool:

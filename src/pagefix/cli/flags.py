@@ -9,8 +9,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import ConfigError, did_you_mean
-from ..limits import parse_bool
+from ..errors import ConfigError
+from ..limits import did_you_mean, parse_bool
 from ..pipeline.settings import SETTINGS, Setting
 
 __all__ = [

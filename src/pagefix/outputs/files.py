@@ -11,7 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, OutputError, did_you_mean
+from ..errors import ConfigError, OutputError
+from ..limits import did_you_mean
 
 __all__ = ["encode_image", "image_suffix", "png_encoder", "write_atomic"]
 

@@ -65,8 +65,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..errors import ConfigError, did_you_mean
-from ..limits import Limits, parse_bool
+from ..errors import ConfigError
+from ..limits import Limits, did_you_mean, parse_bool
 
 __all__ = [
     "HttpField",

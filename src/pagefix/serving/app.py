@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..errors import FetchError, InputError, PagefixError
-from ..pipeline import settings as pipeline_settings
 from ..pipeline.settings import load_config
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
@@ -144,13 +143,11 @@ def create_app(
 
 def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:
     """The request's per-call settings (None: the pipeline's own), from the settings table."""
-    asked = {row.name: getattr(body, row.http.name) for row in pipeline_settings.SETTINGS if row.http is not None}
+    asked = body.pipeline_settings()
     for key, loaded in available.items():
         # A stage whose model the server did not load cannot be switched on by a request.
         if asked.get(key) and not loaded:
-            field = pipeline_settings.SETTINGS_BY_NAME[key].http
-            raise ServiceError(422, f"{field.name if field else key} is not available: "
-                               f"the server was started with {key} False")
+            raise ServiceError(422, f"{body.field_of(key)} is not available: the server was started with {key} False")
     return asked
 
 

@@ -28,6 +28,16 @@ __all__ = [
 class _RequestFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    def pipeline_settings(self) -> dict[str, Any]:
+        """The request's per-call settings by setting name (None: the server's own)."""
+        return {row.name: getattr(self, row.http.name) for row in SETTINGS if row.http is not None}
+
+    @staticmethod
+    def field_of(setting: str) -> str:
+        """The request field of a setting ('useDocUnwarping' for use_doc_unwarping)."""
+        http = next(row.http for row in SETTINGS if row.name == setting)
+        return http.name if http else setting
+
     file: str = Field(
         description="An http(s) URL of an image or PDF the server may fetch, or the file's bytes in "
         "base64 (a `data:...;base64,` prefix is accepted).",

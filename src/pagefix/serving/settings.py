@@ -23,8 +23,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, did_you_mean
-from ..limits import Limits
+from ..errors import ConfigError
+from ..limits import Limits, did_you_mean
 
 __all__ = ["ServingSettings"]
 
