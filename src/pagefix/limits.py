@@ -8,13 +8,39 @@ constructor, a pipeline YAML (`Limits:` section) or the environment variable nam
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Limits"]
+__all__ = ["FALSE_WORDS", "Limits", "TRUE_WORDS", "did_you_mean", "parse_bool"]
+
+#: The spellings of a boolean everywhere pagefix reads one from text (command-line flags,
+#: PAGEFIX_* variables, quoted YAML values), any case: the reference's command line takes these.
+TRUE_WORDS = ("true", "yes", "t", "y", "1")
+FALSE_WORDS = ("false", "no", "f", "n", "0")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """"; did you mean 'keep_margin'?" when `name` is close to one of `known`, else "": the ending
+    of every message that refuses an unknown key, setting, limit, flag or variable value."""
+    match = difflib.get_close_matches(name, [str(k) for k in known], n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def parse_bool(text: str, what: str) -> bool:
+    """`text` as a boolean, or a ConfigError naming `what` (a setting or a variable) and the word
+    it is closest to: PAGEFIX_ALLOW_PRIVATE_URLS='ture' is not true or false; did you mean 'true'?"""
+    value = text.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{what}={text!r} is not true or false (nor yes/no, 1/0)"
+                      + did_you_mean(value, ("true", "false", "yes", "no")))
 
 _MiB = 1024 * 1024
 
@@ -69,6 +95,7 @@ class Limits:
     @classmethod
     def from_env(cls, **overrides: Any) -> Limits:
         """Defaults, then `PAGEFIX_<FIELD>` environment variables, then `overrides`."""
+        _refuse_unknown(overrides)
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             raw = os.environ.get(cls.ENV_PREFIX + field.name.upper())
@@ -78,9 +105,7 @@ class Limits:
         return cls(**values).validated()
 
     def replace(self, **changes: Any) -> Limits:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        _refuse_unknown(changes)
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Limits:
@@ -94,11 +119,18 @@ class Limits:
         return self
 
 
+def _refuse_unknown(names: Any) -> None:
+    known = [f.name for f in dataclasses.fields(Limits)]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown limit {unknown[0]!r}" + did_you_mean(unknown[0], known))
+
+
 def _parse(name: str, annotation: Any, raw: str) -> Any:
     text = str(annotation)
     try:
         if text.startswith("bool"):
-            return raw.strip().lower() in {"1", "true", "yes", "y", "t"}
+            return parse_bool(raw, f"environment variable PAGEFIX_{name.upper()}")
         if text.startswith("tuple"):
             return tuple(h.strip() for h in raw.split(",") if h.strip())
         if raw.strip().lower() in {"none", "null", ""} and "None" in text:

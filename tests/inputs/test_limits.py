@@ -59,3 +59,26 @@ def test_readme_lists_every_limit_with_its_default_and_variable() -> None:
         default = getattr(Limits(), field.name)
         shown = f"{default:_}" if isinstance(default, int) and not isinstance(default, bool) else repr(default)
         assert f"`{shown}`" in row, (shown, row)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("No", False), (" 1 ", True), ("f", False)])
+def test_boolean_environment_values_take_the_command_lines_words(monkeypatch: pytest.MonkeyPatch, raw, expected) -> None:
+    monkeypatch.setenv("PAGEFIX_ALLOW_PRIVATE_URLS", raw)
+    assert Limits.from_env().allow_private_urls is expected
+
+
+@pytest.mark.parametrize(("raw", "hint"), [("ture", "; did you mean 'true'?"), ("flase", "; did you mean 'false'?"),
+                                           ("maybe", ""), ("", "")])
+def test_an_unknown_boolean_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch, raw, hint) -> None:
+    monkeypatch.setenv("PAGEFIX_ALLOW_PRIVATE_URLS", raw)
+    with pytest.raises(ConfigError) as info:
+        Limits.from_env()
+    assert str(info.value) == (f"environment variable PAGEFIX_ALLOW_PRIVATE_URLS={raw!r} is not true or false "
+                               f"(nor yes/no, 1/0){hint}")
+
+
+def test_an_unknown_limit_names_the_likely_one() -> None:
+    with pytest.raises(ConfigError, match=r"unknown limit 'max_pixel'; did you mean 'max_pixels'\?"):
+        Limits().replace(max_pixel=1)
+    with pytest.raises(ConfigError, match="did you mean 'max_frames'"):
+        Limits.from_env(max_frame=3)

@@ -51,4 +51,4 @@ def test_bad_serving_section_is_reported_in_one_line(served, tmp_path: Path, cap
     config.write_text("Serving:\n  workerz: 2\n")
     assert main(["serve", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown Serving key(s): workerz" in err[0]
+    assert len(err) == 1 and "unknown key 'Serving.workerz'" in err[0] and "did you mean 'Serving.workers'" in err[0]

@@ -43,8 +43,8 @@ def test_input_limits_refuse_private_urls_and_cap_pdf_pages() -> None:
 @pytest.mark.parametrize(
     ("section", "needle"),
     [
-        ({"workerz": 2}, "unknown Serving key(s): workerz"),
-        ({"extra": {"max_num_input_imgz": 2}}, "unknown Serving.extra key(s)"),
+        ({"workerz": 2}, "unknown key 'Serving.workerz'"),
+        ({"extra": {"max_num_input_imgz": 2}}, "unknown key 'Serving.extra.max_num_input_imgz'"),
         ({"extra": {"max_num_input_imgs": 0}}, "max_num_input_imgs"),
         ({"extra": {"max_output_img_size": [10]}}, "max_output_img_size"),
         ({"return_urls": True}, "return_urls is not supported"),
@@ -75,3 +75,44 @@ def test_reading_a_section_leaves_it_unchanged() -> None:
     ServingSettings.from_config(section)
     assert section == {"visualize": False, "extra": {"max_num_input_imgs": 3, "file_storage": {"type": "memory"}}}
     assert ServingSettings.from_config(section).max_num_input_imgs == 3
+
+
+# -- the request's setting fields come from the settings table ---------------------------------------
+
+def test_every_http_setting_is_a_request_field() -> None:
+    from pagefix.pipeline.settings import SETTINGS
+    from pagefix.serving.schemas import InferRequest
+
+    rows = [row for row in SETTINGS if row.http is not None]
+    assert rows, "no setting is exposed over HTTP"
+    schema = InferRequest.model_json_schema()
+    own = {"file", "fileType", "visualize"}
+    assert set(schema["properties"]) == own | {row.http.name for row in rows if row.http}
+    kinds = {bool: "boolean", float: "number", int: "integer", str: "string"}
+    for row in rows:
+        assert row.http is not None
+        field = schema["properties"][row.http.name]
+        assert field["anyOf"][0]["type"] == kinds[row.kind] and field["anyOf"][1] == {"type": "null"}
+        assert field["description"] == row.http.description
+        assert field["anyOf"][0].get("minimum") == row.minimum and field["anyOf"][0].get("maximum") == row.maximum
+        assert field.get("default") is None
+
+
+def test_request_fields_become_per_call_settings() -> None:
+    from pagefix.serving.app import _model_settings
+    from pagefix.serving.responses import ServiceError
+    from pagefix.serving.schemas import InferRequest
+
+    loaded = {"use_doc_orientation_classify": True, "use_doc_unwarping": False}
+    body = InferRequest(file="x", keepMargin=0.2, skipFlatPages=False)
+    assert _model_settings(body, loaded) == {"use_doc_orientation_classify": None, "use_doc_unwarping": None,
+                                             "skip_flat_pages": False, "keep_margin": 0.2}
+    with pytest.raises(ServiceError, match="useDocUnwarping is not available"):
+        _model_settings(InferRequest(file="x", useDocUnwarping=True), loaded)
+
+
+def test_an_unknown_serving_key_names_the_likely_one() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'Serving.worker'.*did you mean 'Serving.workers'\?"):
+        ServingSettings.from_config({"worker": 3})
+    with pytest.raises(ConfigError, match=r"'Serving.extra.max_num_input_img'.*did you mean 'Serving.extra.max_num_input_imgs'"):
+        ServingSettings.from_config({"extra": {"max_num_input_img": 3}})

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pagefix.errors import OutputError
+from pagefix.errors import ConfigError
 from pagefix.outputs.files import encode_image, png_encoder
 
 
@@ -35,5 +35,5 @@ def test_grey_images_still_encode(monkeypatch) -> None:
 
 def test_unknown_encoder_is_named(monkeypatch) -> None:
     monkeypatch.setenv("PAGEFIX_PNG_ENCODER", "zopfli")
-    with pytest.raises(OutputError, match="PAGEFIX_PNG_ENCODER"):
+    with pytest.raises(ConfigError, match="PAGEFIX_PNG_ENCODER"):
         encode_image(np.zeros((4, 4, 3), np.uint8), ".png")

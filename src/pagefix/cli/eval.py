@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     )
     orientation.add_argument("data", metavar="DATA", help="classification dataset, folder of upright pages or photo manifest")
     orientation.add_argument("--limit", type=int, metavar="N", help="photo manifests: score only the first N photos")
-    orientation.add_argument("--no-reference", action="store_true", help="do not score the reference's view beside")
+    orientation.add_argument("--no_reference", action="store_true", help="do not score the reference's view beside")
     orientation.add_argument("--split", default="val", help="dataset split(s) to score, comma-separated (default: val)")
     orientation.add_argument("--worst", type=int, default=10, metavar="N", help="list the N worst pages (default: 10)")
     orientation.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -50,10 +50,10 @@ def register(subparsers: Any) -> None:
         "are compared with the flat original.",
     )
     unwarping.add_argument("manifest", metavar="MANIFEST", help="CSV of photo / flat original pairs")
-    unwarping.add_argument("--ocr-reference", choices=("flat", "words", "none"), default="flat",
+    unwarping.add_argument("--ocr_reference", choices=("flat", "words", "none"), default="flat",
                            help="CER against the OCR of the flat original (default, as the DocUNet "
                            "papers), the manifest's word ground truth, or no CER")
-    unwarping.add_argument("--ocr-language", default="eng", metavar="LANG", help="tesseract language (default: eng)")
+    unwarping.add_argument("--ocr_language", default="eng", metavar="LANG", help="tesseract language (default: eng)")
     unwarping.add_argument("--limit", type=int, metavar="N", help="score only the first N photos")
     unwarping.add_argument("--workers", type=int, default=2, metavar="N",
                            help="threads for scoring and OCR beside the pipeline (default: 2)")
@@ -69,9 +69,9 @@ def register(subparsers: Any) -> None:
         "with 'image' and 'skew_angle' columns (degrees, counter-clockwise).",
     )
     skew.add_argument("data", metavar="DATA", help="folder of upright pages or labelled manifest")
-    skew.add_argument("--turns_per_page", "--turns-per-page", type=int, default=2, metavar="N",
+    skew.add_argument("--turns_per_page", type=int, default=2, metavar="N",
                       help="angles drawn for each page (default: 2)")
-    skew.add_argument("--max_angle", "--max-angle", type=float, default=7.0, metavar="DEG",
+    skew.add_argument("--max_angle", type=float, default=7.0, metavar="DEG",
                       help="the angles are drawn within +-DEG (default: 7)")
     skew.add_argument("--seed", type=int, default=0, help="seed of the angles (default: 0)")
     skew.add_argument("--limit", type=int, metavar="N", help="score only the first N pages")

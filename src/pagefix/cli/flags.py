@@ -1,75 +1,109 @@
-"""Flags shared by the subcommands: the reference's boolean spelling and the pipeline settings of
-the reference CLI (spec 2.1), which every front end accepts."""
+"""The command line's conventions, shared by every subcommand: the reference's boolean spelling,
+its snake_case flags (kebab-case spellings accepted), the global flags after the subcommand too,
+and the pipeline's flags, made from the settings table (`pagefix.pipeline.settings.SETTINGS`)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["add_pipeline_arguments", "pipeline_kwargs", "str2bool"]
+from ..errors import ConfigError
+from ..limits import did_you_mean, parse_bool
+from ..pipeline.settings import SETTINGS, Setting
 
-_TRUE = {"true", "yes", "t", "y", "1"}
-_FALSE = {"false", "no", "f", "n", "0"}
+__all__ = [
+    "CommandParser",
+    "SubcommandParser",
+    "add_global_flags",
+    "add_pipeline_arguments",
+    "pipeline_kwargs",
+    "str2bool",
+]
 
 
 def str2bool(text: str) -> bool:
     """The reference's boolean flags: true/yes/t/y/1 (any case); false/no/f/n/0 for False."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+    try:
+        return parse_bool(text, "flag")
+    except ConfigError:
+        hint = did_you_mean(text.strip().lower(), ("true", "false", "yes", "no"))
+        raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}{hint}") from None
+
+
+def add_global_flags(parser: argparse.ArgumentParser, default: Any = False) -> None:
+    """-q and -v. The top-level parser gives them False; a subcommand's parser gives them
+    argparse.SUPPRESS, so they may come after the subcommand without resetting what came before."""
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="only print errors")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="print debug logging")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser with pagefix's flag conventions: `--batch-size` is read as `--batch_size`
+    wherever this parser has the snake_case flag (help shows only that one), and the parsers of
+    its subcommands (`add_subparsers().add_parser(...)`) are `SubcommandParser`s."""
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("parser_class", SubcommandParser)
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> tuple[Any, list[str]]:
+        arguments = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._snake_case(arguments), namespace)
+
+    def _snake_case(self, arguments: list[str]) -> list[str]:
+        """`--make-dataset X` and `--make-dataset=X` as `--make_dataset`, for this parser's own
+        flags only (a subcommand's parser does the same for its own); nothing after `--`."""
+        out: list[str] = []
+        for index, argument in enumerate(arguments):
+            if argument == "--":
+                return out + arguments[index:]
+            if argument.startswith("--") and "-" in argument[2:]:
+                name, sep, value = argument.partition("=")
+                snake = "--" + name[2:].replace("-", "_")
+                if name not in self._option_string_actions and snake in self._option_string_actions:
+                    argument = snake + sep + value
+            out.append(argument)
+        return out
+
+
+class SubcommandParser(CommandParser):
+    """A subcommand's parser: also takes -q and -v, so `pagefix doc_preprocessor -q ...` works."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_global_flags(self, default=argparse.SUPPRESS)
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline settings of the reference CLI (spec 2.1), shared by every front end."""
+    """The pipeline settings (the reference CLI's, then --paddlex_config, then pagefix's), one flag
+    per row of the settings table that has one, shared by every front end."""
     group = parser.add_argument_group("pipeline")
-    group.add_argument("--doc_orientation_classify_model_name", metavar="NAME",
-                       help="orientation model name (default: PP-LCNet_x1_0_doc_ori)")
-    group.add_argument("--doc_orientation_classify_model_dir", metavar="DIR",
-                       help="orientation model directory (model.onnx + pagefix.yml) or .onnx file")
-    group.add_argument("--doc_unwarping_model_name", metavar="NAME", help="unwarping model name (default: UVDoc)")
-    group.add_argument("--doc_unwarping_model_dir", metavar="DIR",
-                       help="unwarping model directory (model.onnx + pagefix.yml) or .onnx file")
-    group.add_argument("--use_doc_orientation_classify", type=str2bool, metavar="BOOL",
-                       help="load and use the orientation classifier (default: True)")
-    group.add_argument("--use_doc_unwarping", type=str2bool, metavar="BOOL",
-                       help="load and use UVDoc unwarping (default: True)")
-    group.add_argument("--device", help="cpu, gpu or gpu:N (default: gpu:0 when CUDA is available, else cpu)")
-    group.add_argument("--enable_hpi", type=str2bool, metavar="BOOL",
-                       help="use the fastest execution provider installed (OpenVINO on CPU)")
-    group.add_argument("--use_tensorrt", type=str2bool, metavar="BOOL", help="use TensorRT on GPU")
-    group.add_argument("--precision", choices=("fp32", "fp16"), help="model precision (default: fp32)")
-    group.add_argument("--enable_mkldnn", type=str2bool, metavar="BOOL",
-                       help="use the oneDNN execution provider when this onnxruntime has it")
-    group.add_argument("--mkldnn_cache_capacity", type=int, metavar="N", help="oneDNN cache capacity")
-    group.add_argument("--cpu_threads", type=int, metavar="N",
-                       help="ONNX Runtime threads on the CPU (default: the usable cores)")
+    rows = [row for row in SETTINGS if row.flag]
+    for row in rows:
+        if row.reference:
+            _add_flag(group, row)
     group.add_argument("--paddlex_config", metavar="YAML", help="pipeline configuration file (reference keys)")
-    group.add_argument("--batch_size", type=int, metavar="N", help="pages classified per model call (default: 1)")
-    group.add_argument("--skip_flat_pages", type=str2bool, metavar="BOOL",
-                       help="leave pages that a padded UVDoc probe finds flat untouched (default: True; "
-                       "False unwarps every page, as the reference)")
-    group.add_argument("--keep_margin", type=float, metavar="F",
-                       help="border kept around an unwarped page, as a fraction of its size per side, "
-                       "so edges UVDoc would cut off stay (default: 0; e.g. 0.17)")
-    group.add_argument("--orientation_views", metavar="NAME",
-                       help="views the orientation classifier votes with: default (17 crops), fast (the "
-                       "same, only when the reference view is unsure) or reference (one centre crop)")
-    group.add_argument("--orientation_gate", type=float, metavar="P",
-                       help="run the extra views only when the reference view's top probability is below P")
-    group.add_argument("--reclassify_unwarped", type=str2bool, metavar="BOOL",
-                       help="decide the final turn again on the unwarped page (default: True; False and "
-                       "--orientation_views reference reproduce the reference)")
+    for row in rows:
+        if not row.reference:
+            _add_flag(group, row)
+
+
+def _add_flag(group: Any, row: Setting) -> None:
+    options: dict[str, Any] = {"help": row.help}
+    if row.kind is bool:
+        options.update(type=str2bool, metavar=row.metavar or "BOOL")
+    elif row.kind in (int, float):
+        options.update(type=row.kind, metavar=row.metavar or "N")
+    elif row.metavar:
+        options["metavar"] = row.metavar
+    if row.choices:
+        options["choices"] = row.choices
+    group.add_argument(f"--{row.name}", **options)
 
 
 def pipeline_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "doc_orientation_classify_model_name", "doc_orientation_classify_model_dir",
-        "doc_unwarping_model_name", "doc_unwarping_model_dir", "use_doc_orientation_classify",
-        "use_doc_unwarping", "device", "enable_hpi", "use_tensorrt", "precision", "enable_mkldnn",
-        "mkldnn_cache_capacity", "cpu_threads", "paddlex_config", "batch_size", "skip_flat_pages", "keep_margin",
-        "orientation_views", "orientation_gate", "reclassify_unwarped",
-    )
+    """The DocPreprocessor arguments the pipeline flags gave (None where a flag was left out)."""
+    names = [row.name for row in SETTINGS if row.flag] + ["paddlex_config"]
     return {name: getattr(args, name) for name in names}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import PagefixError
-from .flags import str2bool
+from .flags import CommandParser, add_global_flags, str2bool
 from .shutdown import Terminated
 
 __all__ = ["main", "parse_args", "str2bool"]
@@ -37,12 +37,11 @@ COMMAND_MODULES = (
 )
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="pagefix", description="Turn document photos and scans upright and flat (doc_preprocessor)."
     )
     parser.add_argument("--version", action="version", version=f"pagefix {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print debug logging")
+    add_global_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     for module_name in COMMAND_MODULES:

@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     access.add_argument("--cors_origin", action="append", metavar="ORIGIN",
                         help="let web pages of this origin (https://host[:port], or *) call the API from a "
                         "browser; repeatable (default: Serving.cors_origins, none)")
-    parser.add_argument("--no-ui", "--no_ui", dest="no_ui", action="store_true",
+    parser.add_argument("--no_ui", dest="no_ui", action="store_true",
                         help="do not serve the web page at / (API only; default: Serving.ui, true)")
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)

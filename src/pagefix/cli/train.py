@@ -25,27 +25,27 @@ def register(subparsers: Any) -> None:
     tasks = parser.add_subparsers(dest="train_task", metavar="TASK", required=True)
 
     orientation = tasks.add_parser(
-        "orientation", help="fine-tune PP-LCNet_x1_0_doc_ori (or write a dataset with --make-dataset)",
+        "orientation", help="fine-tune PP-LCNet_x1_0_doc_ori (or write a dataset with --make_dataset)",
         description="Fine-tune on a dataset in the reference format (label.txt, train.txt, val.txt) and "
         "write MODEL_DIR (model.onnx + pagefix.yml), usable as doc_orientation_classify_model_dir. "
         "Each epoch is validated as `pagefix eval orientation` scores the exported model (the val "
         "split, with --views), beside the starting model's score. Rerunning with the same --out "
-        "resumes after the last finished epoch; a finished run continues with a larger --epochs. With --make-dataset "
+        "resumes after the last finished epoch; a finished run continues with a larger --epochs. With --make_dataset "
         "UPRIGHT_DIR, write a dataset to --out instead: every page at the four angles, split by page.",
     )
     source = orientation.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="DIR", help="dataset in the reference classification format")
-    source.add_argument("--make-dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
-    orientation.add_argument("--out", required=True, metavar="DIR", help="model directory (or dataset folder with --make-dataset)")
+    source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
+    orientation.add_argument("--out", required=True, metavar="DIR", help="model directory (or dataset folder with --make_dataset)")
     orientation.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
-    orientation.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
+    orientation.add_argument("--batch_size", type=int, default=32, help="images per step (default: 32)")
     orientation.add_argument("--lr", type=float, default=0.01, help="peak learning rate, SGD with momentum (default: 0.01)")
-    orientation.add_argument("--weight-decay", type=float, default=3e-5, help="L2 weight decay (default: 3e-5)")
-    orientation.add_argument("--train-layers", choices=("all", "top", "head"), default="all",
+    orientation.add_argument("--weight_decay", type=float, default=3e-5, help="L2 weight decay (default: 3e-5)")
+    orientation.add_argument("--train_layers", choices=("all", "top", "head"), default="all",
                              help="what to train: every layer (default), the top (last two blocks, "
                              "last conv, head: faster, the early features stay the shipped ones) or the head only")
-    orientation.add_argument("--cached-views", type=int, default=0, metavar="N",
-                             help="with --train-layers top or head: augment every page N times once and "
+    orientation.add_argument("--cached_views", type=int, default=0, metavar="N",
+                             help="with --train_layers top or head: augment every page N times once and "
                              "cache the frozen layers' output, so epochs cost a fraction (default: 0, "
                              "augment every step)")
     orientation.add_argument("--keep", action="append", metavar="DIR", default=[],
@@ -53,12 +53,12 @@ def register(subparsers: Any) -> None:
                              "needed): every step also pulls the model's probabilities on them, at all four "
                              "turns, towards the base model's, and the best epoch must keep agreeing with the "
                              "base model on the held-out share of them")
-    orientation.add_argument("--distill-weight", type=float, default=1.0,
+    orientation.add_argument("--distill_weight", type=float, default=1.0,
                              help="weight of the keep pages' distillation term against the training loss (default: 1.0)")
-    orientation.add_argument("--distill-temperature", type=float, default=2.0,
+    orientation.add_argument("--distill_temperature", type=float, default=2.0,
                              help="softmax temperature of the distillation term: above 1 passes on the base "
                              "model's doubts, not only its answer (default: 2.0)")
-    orientation.add_argument("--keep-val-fraction", type=float, default=0.2,
+    orientation.add_argument("--keep_val_fraction", type=float, default=0.2,
                              help="share of the keep pages held out to measure forgetting (default: 0.2)")
     orientation.add_argument("--views", choices=("default", "reference"), default="default",
                              help="the orientation_views the model will be used with: training crops "
@@ -66,15 +66,15 @@ def register(subparsers: Any) -> None:
                              "views; reference: centre crops only)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
-    orientation.add_argument("--base-model-dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
+    orientation.add_argument("--base_model_dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
     orientation.add_argument("--name", help="model name written to pagefix.yml (default: the --out folder's name)")
     orientation.add_argument("--restart", action="store_true", help="ignore a checkpoint in --out and start over")
-    orientation.add_argument("--val-fraction", type=float, default=0.2,
-                             help="with --make-dataset: share of pages for validation (default: 0.2)")
+    orientation.add_argument("--val_fraction", type=float, default=0.2,
+                             help="with --make_dataset: share of pages for validation (default: 0.2)")
     orientation.set_defaults(func=run_orientation)
 
     render = tasks.add_parser(
-        "render-pages", help="render synthetic upright text pages of a script (for --make-dataset)",
+        "render-pages", help="render synthetic upright text pages of a script (for --make_dataset)",
         description="Write COUNT clean upright pages (PNG) of generated text, or of words from --text, "
         "set from the right for right-to-left scripts, in the layouts given with --layout.",
     )

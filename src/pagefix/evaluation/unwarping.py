@@ -130,7 +130,7 @@ class UnwarpingReport:
         metrics = [m for m in METRICS if self.summary()[m]["photo"] is not None]
         lines = [f"{len(self.scored)} of {len(self.pairs)} photos scored"
                  + (f"; CER against the OCR of the {'flat original' if self.ocr_reference == 'flat' else 'ground-truth words'}"
-                    if self.ocr_reference else "; no CER (tesseract not installed or --no-ocr)"), ""]
+                    if self.ocr_reference else "; no CER (tesseract not installed or --ocr_reference none)"), ""]
         summary = self.summary()
         lines.append(format_table(
             ("metric", "photo (baseline)", "unwarped", "change", "better"),
@@ -213,7 +213,7 @@ class _References:
             return None
         key = pair.words if self.ocr_reference == "words" else pair.original
         if key is None:
-            raise InputError(f"{pair.name}: the manifest gives no words_json for --ocr-reference words")
+            raise InputError(f"{pair.name}: the manifest gives no words_json for --ocr_reference words")
         if key not in self.texts:
             self.texts[key] = _words_text(key) if self.ocr_reference == "words" else ocr_text(self.image(key), self.language)
         return self.texts[key]

@@ -12,7 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
+from ..limits import did_you_mean
 
 __all__ = ["encode_image", "image_suffix", "png_encoder", "write_atomic"]
 
@@ -62,7 +63,8 @@ def png_encoder() -> str:
     """
     wanted = os.environ.get("PAGEFIX_PNG_ENCODER", "fpng").strip().lower() or "fpng"
     if wanted not in ("fpng", "zlib"):
-        raise OutputError(f"PAGEFIX_PNG_ENCODER must be 'fpng' or 'zlib', not {wanted!r}")
+        raise ConfigError(f"PAGEFIX_PNG_ENCODER must be 'fpng' or 'zlib', not {wanted!r}"
+                          + did_you_mean(wanted, ("fpng", "zlib")))
     if wanted == "fpng" and _fpng is None:
         return "zlib"
     return wanted

@@ -20,7 +20,7 @@ from . import stages as page_stages
 from .angles import PageAngle, iter_angles
 from .prefetch import prefetch
 from .result import PageResult
-from .settings import PipelineConfig, check_unwarp_settings, load_config
+from .settings import SETTINGS_BY_NAME, PipelineConfig, load_config, per_call_settings
 from .stages import PageGrid, PreparedPage, UnwarpInput
 
 __all__ = ["DocPreprocessor"]
@@ -35,6 +35,10 @@ class DocPreprocessor:
 
     >>> for result in DocPreprocessor().predict("photo.jpg"):  # doctest: +SKIP
     ...     result.print(); result.save_to_img("out/")
+
+    Every setting of `pagefix.pipeline.settings.SETTINGS` may be given by name (those without a
+    parameter below through `**settings`, e.g. `max_warp_score=2.5`); it wins over `paddlex_config`,
+    which wins over the defaults. A misspelt or invalid setting is a `ConfigError`.
 
     Models are loaded when the pipeline is built for the stages that are on; a stage switched on
     later, in one `predict` call, loads its model then. `orientation_classifier` and `unwarper`
@@ -72,29 +76,13 @@ class DocPreprocessor:
         store: ModelStore | None = None,
         orientation_classifier: OrientationClassifier | None = None,
         unwarper: Unwarper | None = None,
+        **settings: Any,
     ) -> None:
-        self.config: PipelineConfig = load_config(paddlex_config).merged(
-            doc_orientation_classify_model_name=doc_orientation_classify_model_name,
-            doc_orientation_classify_model_dir=_path_or_none(doc_orientation_classify_model_dir),
-            doc_unwarping_model_name=doc_unwarping_model_name,
-            doc_unwarping_model_dir=_path_or_none(doc_unwarping_model_dir),
-            use_doc_orientation_classify=use_doc_orientation_classify,
-            use_doc_unwarping=use_doc_unwarping,
-            device=device,
-            enable_hpi=enable_hpi,
-            use_tensorrt=use_tensorrt,
-            precision=precision,
-            enable_mkldnn=enable_mkldnn,
-            mkldnn_cache_capacity=mkldnn_cache_capacity,
-            cpu_threads=cpu_threads,
-            batch_size=batch_size,
-            skip_flat_pages=skip_flat_pages,
-            keep_margin=keep_margin,
-            fill_color=fill_color,
-            orientation_views=orientation_views,
-            orientation_gate=orientation_gate,
-            reclassify_unwarped=reclassify_unwarped,
-        )
+        # Every setting is a row of `settings.SETTINGS`: the typed parameters above are the rows
+        # documented here, `**settings` takes any other row (an unknown name is refused by `merged`).
+        arguments = dict(locals())
+        given = {name: value for name, value in arguments.items() if name in SETTINGS_BY_NAME}
+        self.config: PipelineConfig = load_config(paddlex_config).merged(**given, **settings)
         config = self.config
         self.view_set = resolve_view_set(config.orientation_views)
         if config.orientation_gate is not None:
@@ -155,12 +143,12 @@ class DocPreprocessor:
     def predict(
         self, input: Any, use_doc_orientation_classify: bool | None = None,
         use_doc_unwarping: bool | None = None, *, errors: ErrorMode = "raise",
-        skip_flat_pages: bool | None = None, keep_margin: float | None = None,
+        skip_flat_pages: bool | None = None, keep_margin: float | None = None, **overrides: Any,
     ) -> list[PageResult | PageFailure]:
         """All results as a list; see `predict_iter`."""
         return list(self.predict_iter(
             input, use_doc_orientation_classify, use_doc_unwarping, errors=errors,
-            skip_flat_pages=skip_flat_pages, keep_margin=keep_margin,
+            skip_flat_pages=skip_flat_pages, keep_margin=keep_margin, **overrides,
         ))
 
     def predict_angles(self, input: Any, *, errors: ErrorMode = "raise") -> list[PageAngle | PageFailure]:
@@ -171,7 +159,7 @@ class DocPreprocessor:
     def predict_iter(
         self, input: Any, use_doc_orientation_classify: bool | None = None,
         use_doc_unwarping: bool | None = None, *, errors: ErrorMode = "raise",
-        skip_flat_pages: bool | None = None, keep_margin: float | None = None,
+        skip_flat_pages: bool | None = None, keep_margin: float | None = None, **overrides: Any,
     ) -> Iterator[PageResult | PageFailure]:
         """Yield one `PageResult` per page, in input order, decoding pages only as they are needed.
 
@@ -179,7 +167,9 @@ class DocPreprocessor:
         directory (recursive, sorted) or a list of these. With `errors="raise"` the first input
         that cannot be processed raises its `PagefixError` (after the results before it); with
         `errors="yield"` it is yielded as a `PageFailure` and the other inputs go on.
-        `skip_flat_pages` and `keep_margin` override the pipeline's settings for this call.
+        The stage switches, `skip_flat_pages`, `keep_margin` and any other per-call setting of
+        `pagefix.pipeline.settings.SETTINGS` (as `**overrides`) change this call only; None keeps
+        the pipeline's own.
         """
         if errors not in ("raise", "yield"):
             raise ConfigError("errors must be 'raise' or 'yield'")
@@ -188,6 +178,7 @@ class DocPreprocessor:
             "use_doc_unwarping": use_doc_unwarping,
             "skip_flat_pages": skip_flat_pages,
             "keep_margin": keep_margin,
+            **overrides,
         })
         # The next page is decoded on a thread while this one is in the models (order and
         # errors unchanged; one page ahead at most).
@@ -210,16 +201,9 @@ class DocPreprocessor:
         return self._process_chunk(list(pages), self.resolve_settings(settings))
 
     def resolve_settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        """Per-call settings: each of `_SETTINGS` from `overrides` when given (not None), else the config."""
-        unknown = set(overrides) - set(_SETTINGS)
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        settings: dict[str, Any] = {key: _choose(overrides.get(key), getattr(self.config, key)) for key in _SWITCHES}
-        keep_margin = overrides.get("keep_margin")
-        keep_margin = self.config.keep_margin if keep_margin is None else keep_margin
-        check_unwarp_settings(keep_margin)
-        settings["keep_margin"] = float(keep_margin)
-        return settings
+        """Every per-call setting (`per_call` in the settings table) for one call: from `overrides`
+        when given (not None), else the pipeline's; checked as the constructor checks them."""
+        return per_call_settings(self.config, overrides)
 
     # -- the per-page work in three stages (`page_stages`); an engine may run them apart --------
 
@@ -243,15 +227,3 @@ class DocPreprocessor:
         grids = self.find_grids([p.unwarp_input if isinstance(p, PreparedPage) else None for p in prepared], settings)
         return self.finish_pages(prepared, grids, settings)
 
-
-#: Per-call settings: the on/off ones, all of them, and the ones the reference reports in `model_settings`.
-_SWITCHES = ("use_doc_orientation_classify", "use_doc_unwarping", "skip_flat_pages")
-_SETTINGS = _SWITCHES + ("keep_margin",)
-
-
-def _choose(override: bool | None, default: bool) -> bool:
-    return bool(default if override is None else override)
-
-
-def _path_or_none(value: str | os.PathLike[str] | None) -> str | None:
-    return None if value is None else os.fspath(value)

@@ -172,14 +172,13 @@ def create_app(
 
 
 def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:
-    asked = {"use_doc_orientation_classify": body.useDocOrientationClassify, "use_doc_unwarping": body.useDocUnwarping}
-    chosen = {key: available[key] if value is None else bool(value) for key, value in asked.items()}
-    for key, field in (("use_doc_orientation_classify", "useDocOrientationClassify"),
-                       ("use_doc_unwarping", "useDocUnwarping")):
-        if chosen[key] and not available[key]:
-            raise ServiceError(422, f"{field} is not available: the server was started with {key} False")
-    # None leaves the pipeline's own setting.
-    return chosen | {"skip_flat_pages": body.skipFlatPages, "keep_margin": body.keepMargin}
+    """The request's per-call settings (None: the pipeline's own), from the settings table."""
+    asked = body.pipeline_settings()
+    for key, loaded in available.items():
+        # A stage whose model the server did not load cannot be switched on by a request.
+        if asked.get(key) and not loaded:
+            raise ServiceError(422, f"{body.field_of(key)} is not available: the server was started with {key} False")
+    return asked
 
 
 def _add_exception_handlers(app: FastAPI) -> None:

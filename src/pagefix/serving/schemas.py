@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..pipeline.settings import MAX_KEEP_MARGIN
+from ..pipeline.settings import SETTINGS, Setting
 
 __all__ = [
     "DataInfo",
@@ -26,10 +26,18 @@ __all__ = [
 ]
 
 
-class InferRequest(BaseModel):
-    """Body of `POST /document-preprocessing`. Unknown keys are ignored, as the reference does."""
-
+class _RequestFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    def pipeline_settings(self) -> dict[str, Any]:
+        """The request's per-call settings by setting name (None: the server's own)."""
+        return {row.name: getattr(self, row.http.name) for row in SETTINGS if row.http is not None}
+
+    @staticmethod
+    def field_of(setting: str) -> str:
+        """The request field of a setting ('useDocUnwarping' for use_doc_unwarping)."""
+        http = next(row.http for row in SETTINGS if row.name == setting)
+        return http.name if http else setting
 
     file: str = Field(
         description="An http(s) URL of an image or PDF the server may fetch, or the file's bytes in "
@@ -39,26 +47,37 @@ class InferRequest(BaseModel):
         default=None,
         description="0: PDF, 1: image. Checked against the file's content; null: taken from the content.",
     )
-    useDocOrientationClassify: bool | None = Field(
-        default=None, description="Classify and undo the page's orientation; null: the server's setting."
-    )
-    useDocUnwarping: bool | None = Field(
-        default=None, description="Unwarp the page with UVDoc; null: the server's setting."
-    )
-    visualize: bool | None = Field(
-        default=None,
-        description="Return docPreprocessingImage and inputImage; null: Serving.visualize of the config.",
-    )
-    # pagefix additions; clients of the reference leave them out and get the server's defaults.
-    skipFlatPages: bool | None = Field(
-        default=None,
-        description="Leave pages that a padded UVDoc probe finds flat untouched (pagefix); null: the "
-        "server's setting (default true; false unwarps every page, as the reference).",
-    )
-    keepMargin: float | None = Field(
-        default=None, ge=0.0, le=MAX_KEEP_MARGIN,
-        description="Border kept around an unwarped page, as a fraction of its size per side (pagefix); "
-        "null: the server's setting (default 0).",
+
+
+def _setting_field(row: Setting) -> tuple[Any, Any]:
+    """A request field for a per-call setting: its type or null, with the setting's bounds."""
+    assert row.http is not None
+    bounds: dict[str, Any] = {}
+    if row.minimum is not None:
+        bounds["gt" if row.above_minimum else "ge"] = row.kind(row.minimum)
+    if row.maximum is not None:
+        bounds["le"] = row.kind(row.maximum)
+    return (row.kind | None, Field(default=None, description=row.http.description, **bounds))
+
+
+_VISUALIZE = (bool | None, Field(
+    default=None, description="Return docPreprocessingImage and inputImage; null: Serving.visualize of the config.",
+))
+
+if TYPE_CHECKING:
+    class InferRequest(_RequestFile):
+        visualize: bool | None
+else:
+    # The settings' fields come from the settings table (`http` of each row): the reference's
+    # first, then `visualize`, then pagefix's additions, which clients of the reference leave out.
+    InferRequest = create_model(
+        "InferRequest",
+        __base__=_RequestFile,
+        __doc__="Body of `POST /document-preprocessing`. Unknown keys are ignored, as the reference does.",
+        __module__=__name__,
+        **{row.http.name: _setting_field(row) for row in SETTINGS if row.http and row.reference},
+        visualize=_VISUALIZE,
+        **{row.http.name: _setting_field(row) for row in SETTINGS if row.http and not row.reference},
     )
 
 

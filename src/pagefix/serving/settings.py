@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..limits import Limits
+from ..limits import Limits, did_you_mean
 
 __all__ = ["ServingSettings"]
 
@@ -39,6 +39,15 @@ _MiB = 1024 * 1024
 
 # Reference keys that select features pagefix does not have (object storage, URLs instead of base64).
 _IGNORED_EXTRA = {"file_storage", "url_expires_in"}
+
+
+def _refuse_unknown(where: str, section: dict[str, Any], known: list[str]) -> None:
+    """The pipeline YAML's wording for a key nobody reads (`pagefix.pipeline.settings`)."""
+    for key in sorted(map(str, section)):
+        if key not in known:
+            path = where + key
+            hint = did_you_mean(path, [where + k for k in known]) or f" (known here: {', '.join(known)})"
+            raise ConfigError(f"unknown key {path!r} in the pipeline configuration{hint}")
 
 
 @dataclass(frozen=True)
@@ -96,14 +105,10 @@ class ServingSettings:
         for key in sorted(set(extra) & _IGNORED_EXTRA):
             logger.warning("Serving.extra.%s is not supported by pagefix and is ignored", key)
             extra.pop(key)
-        if extra:
-            raise ConfigError(f"unknown Serving.extra key(s): {', '.join(sorted(extra))}")
-        known = {f.name for f in dataclasses.fields(cls)} - {"max_num_input_imgs", "max_output_img_size"}
-        unknown = set(section) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown Serving key(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))}, extra)"
-            )
+        _refuse_unknown("Serving.extra.", extra, ["max_num_input_imgs", "max_output_img_size", "return_img_urls",
+                                                 *sorted(_IGNORED_EXTRA)])
+        known = [f.name for f in dataclasses.fields(cls) if f.name not in ("max_num_input_imgs", "max_output_img_size")]
+        _refuse_unknown("Serving.", section, [*known, "extra", "return_urls"])
         values.update(section)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)

@@ -198,7 +198,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     cache = None
     if config.cached_views:
         if config.train_layers == "all":
-            raise ConfigError("cached views need --train-layers top or head (the frozen layers are cached)")
+            raise ConfigError("cached views need --train_layers top or head (the frozen layers are cached)")
         cache = _cache_trunk(net, train_images, train_angles, augmentation, classifier.preprocess, config, hooks)
         train_images.clear()  # the cache replaces the decoded pages
     keep_train = keep_val = None
