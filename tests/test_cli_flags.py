@@ -161,7 +161,7 @@ def test_every_setting_with_a_flag_has_it(path):
 
 
 def test_only_the_yaml_only_settings_have_no_flag():
-    assert {row.name for row in SETTINGS if not row.flag} == {"max_warp_score", "max_identity_rms", "fill_color"}
+    assert {row.name for row in SETTINGS if not row.flag} == {"max_warp_score", "max_identity_rms", "fill_color", "deskew_dead_zone"}
 
 
 def test_the_reference_flags_come_first_then_paddlex_config():

@@ -27,7 +27,7 @@ def test_the_table_is_the_config_fields():
         if row.http is not None:
             assert row.per_call, f"{row.name}: a request may change only per-call settings"
     http_names = [row.http.name for row in SETTINGS if row.http]
-    assert http_names == ["useDocOrientationClassify", "useDocUnwarping", "skipFlatPages", "keepMargin"]
+    assert http_names == ["useDocOrientationClassify", "useDocUnwarping", "skipFlatPages", "keepMargin", "deskew"]
 
 
 def test_the_constructor_takes_every_setting_and_its_typed_ones_are_rows():

@@ -106,7 +106,7 @@ def test_request_fields_become_per_call_settings() -> None:
     loaded = {"use_doc_orientation_classify": True, "use_doc_unwarping": False}
     body = InferRequest(file="x", keepMargin=0.2, skipFlatPages=False)
     assert _model_settings(body, loaded) == {"use_doc_orientation_classify": None, "use_doc_unwarping": None,
-                                             "skip_flat_pages": False, "keep_margin": 0.2}
+                                             "skip_flat_pages": False, "keep_margin": 0.2, "deskew": None}
     with pytest.raises(ServiceError, match="useDocUnwarping is not available"):
         _model_settings(InferRequest(file="x", useDocUnwarping=True), loaded)
 

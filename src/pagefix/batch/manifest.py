@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("angle_score", "float64"),   # rounded to 4 decimals, as in every JSON of pagefix
     ("unwarped", "bool_"),        # UVDoc's grid was applied (False: off, or the page was found flat)
     ("warp_score", "float64"),    # the flat-page probe's score (per mille), rounded to 3 decimals
+    ("skew_angle", "float64"),    # the fine skew in degrees (counter-clockwise), rounded to 2 decimals
     ("output_path", "string"),    # relative to the output root
     ("width", "int32"),
     ("height", "int32"),

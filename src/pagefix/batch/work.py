@@ -17,7 +17,13 @@ from ..models.store import sha256_of
 from ..outputs.files import encode_image
 from ..outputs.pdf import PdfWriter
 from ..pipeline.preprocessor import DocPreprocessor
-from ..pipeline.result import ANGLE_SCORE_DECIMALS, WARP_SCORE_DECIMALS, PageResult, reported_score
+from ..pipeline.result import (
+    ANGLE_SCORE_DECIMALS,
+    SKEW_ANGLE_DECIMALS,
+    WARP_SCORE_DECIMALS,
+    PageResult,
+    reported_score,
+)
 from .listing import InputFile
 from .tree import OutputTree
 
@@ -159,6 +165,7 @@ class FileProcessor:
             "angle_score": reported_score(result.angle_score, ANGLE_SCORE_DECIMALS) if result is not None else None,
             "unwarped": result.unwarp_applied if result is not None else None,
             "warp_score": reported_score(result.warp_score, WARP_SCORE_DECIMALS) if result is not None else None,
+            "skew_angle": reported_score(result.skew_angle, SKEW_ANGLE_DECIMALS) if result is not None else None,
             "output_path": output,
             "width": int(image.shape[1]) if image is not None else None,
             "height": int(image.shape[0]) if image is not None else None,
@@ -219,7 +226,7 @@ def missing_file_row(item: InputFile, run_id: str) -> dict[str, Any]:
     """The row of an input that was listed but is gone when read (the local reader's words)."""
     return {
         "input_path": item.uri, "page_index": None, "n_pages": None, "angle": None, "angle_score": None,
-        "unwarped": None, "warp_score": None, "output_path": None, "width": None, "height": None,
+        "unwarped": None, "warp_score": None, "skew_angle": None, "output_path": None, "width": None, "height": None,
         "error": "InputError: no such file or directory", "run_id": run_id, "elapsed_ms": 0.0,
         "orientation_model": None, "unwarping_model": None,
     }

@@ -46,6 +46,10 @@ def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
 
 
+def _as_3x3(affine: np.ndarray) -> np.ndarray:
+    return np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
+
+
 def _as_points(points: ArrayLike) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64)
     if array.ndim == 1 and array.shape == (2,):
@@ -57,7 +61,8 @@ def _as_points(points: ArrayLike) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)  # holds an array: compare by identity
 class PageMap:
-    """How one corrected page was made from its input: the turn, the grid and the margin.
+    """How one corrected page was made from its input: the turn, then the grid and the margin (an
+    unwarped page) or the fine rotation (a flat page scanned crooked), then the final turn.
 
     >>> page_map.to_input([[100.0, 200.0]])  # doctest: +SKIP
     array([[ 131.7,  224.2]])
@@ -74,6 +79,10 @@ class PageMap:
     #: Clockwise turn of the unwarped page's content, undone last (the orientation decided on the
     #: flat page): 0, 90, 180 or 270.
     final_angle: int = 0
+    #: The 2x3 affine matrix that straightened a crooked flat page (upright page to output, pixel
+    #: centres on integers), and the straightened page's (h, w); None when it was not turned.
+    rotation: np.ndarray | None = None
+    rotated_shape: tuple[int, int] | None = None
 
     @property
     def upright_shape(self) -> tuple[int, int]:
@@ -83,6 +92,8 @@ class PageMap:
     @property
     def unwarped_shape(self) -> tuple[int, int]:
         """(h, w) of the unwarped page, before the final turn."""
+        if self.rotation is not None and self.rotated_shape is not None:
+            return self.rotated_shape
         h, w = self.upright_shape
         if self.grid is None:
             return h, w
@@ -110,6 +121,8 @@ class PageMap:
         if self.grid is not None:
             s, t = self._node_coordinates(unwarped)
             upright = self._evaluate(s, t)[0]
+        elif self.rotation is not None:
+            upright = _apply(np.linalg.inv(_as_3x3(self.rotation)), unwarped)
         found = _apply(np.linalg.inv(turn_matrix(self.angle, self.input_shape)), upright)
         defined = _inside(points, self.output_shape)
         found[~defined] = np.nan
@@ -138,6 +151,8 @@ class PageMap:
             s, t, converged = self._invert(upright)
             unwarped = self._output_coordinates(s, t)
             defined = converged & _inside(unwarped, self.unwarped_shape)
+        elif self.rotation is not None:  # the rotated canvas holds the whole page
+            unwarped = _apply(_as_3x3(self.rotation), upright)
         found = _apply(turn_matrix(self.final_angle, self.unwarped_shape), unwarped)
         found[~defined] = np.nan
         if return_valid:

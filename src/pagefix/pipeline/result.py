@@ -21,15 +21,17 @@ from ..geometry.point_maps import PageMap
 from ..outputs.files import encode_image, image_suffix, write_atomic
 from ..outputs.panels import compose_panels, compose_panels_bgr
 
-__all__ = ["ANGLE_SCORE_DECIMALS", "WARP_SCORE_DECIMALS", "AngleDecision", "PageResult", "reported_score"]
+__all__ = ["ANGLE_SCORE_DECIMALS", "SKEW_ANGLE_DECIMALS", "WARP_SCORE_DECIMALS", "AngleDecision", "PageResult", "reported_score"]
 
-#: Decimals `angle_score` and `warp_score` carry in every JSON and table pagefix writes (the CLI's
-#: lines, `save_to_json`, the HTTP `prunedResult`, the batch manifest): one rounding, made here.
+#: Decimals `angle_score`, `warp_score` and `skew_angle` carry in every JSON and table pagefix
+#: writes (the CLI's lines, `save_to_json`, the HTTP `prunedResult`, the batch manifest): one
+#: rounding, made here.
 ANGLE_SCORE_DECIMALS = 4
 WARP_SCORE_DECIMALS = 3
+SKEW_ANGLE_DECIMALS = 2
 
-# unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
-_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
+# unwarp_applied, warp_score and skew_angle are pagefix's additions to the reference's JSON.
+_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score", "skew_angle")
 _MAPPING_KEYS = _JSON_KEYS + ("angle_score", "angle_decisions", "input_img", "rot_img", "output_img")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -75,6 +77,11 @@ class PageResult(Mapping[str, Any]):
     #: The padded probe's warp score, per mille of the page diagonal (None when the probe did not
     #: run: unwarping off, or skip_flat_pages=False).
     warp_score: float | None = None
+    #: The fine skew of the upright page in degrees, counter-clockwise positive (lines rising to
+    #: the right), None when it was not measured (deskew off, or the page went to UVDoc with
+    #: skip_flat_pages off) or the page gave no angle. A flat page leaning by at least the dead zone
+    #: was turned back by it (docs: skew.md).
+    skew_angle: float | None = None
     #: The turn, grid and margin that made `output_img` (for `map_to_input` / `map_to_output`).
     page_map: PageMap | None = field(default=None, repr=False)
     #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
@@ -123,6 +130,7 @@ class PageResult(Mapping[str, Any]):
             "angle": self.angle,
             "unwarp_applied": self.unwarp_applied,
             "warp_score": reported_score(self.warp_score, WARP_SCORE_DECIMALS),
+            "skew_angle": reported_score(self.skew_angle, SKEW_ANGLE_DECIMALS),
         }
 
     # -- coordinates -----------------------------------------------------------------------------

@@ -33,6 +33,8 @@ The YAML, for reference::
     use_doc_unwarping: True
     batch_size: 1
     skip_flat_pages: True            # pagefix: leave pages the padded probe finds flat untouched
+    deskew: True                     # pagefix: straighten flat pages scanned a few degrees crooked
+    deskew_dead_zone: 0.1            # pagefix: smaller skews (degrees) are left alone
     keep_margin: 0.0                 # pagefix: extra border kept around the unwarped page (fraction)
     orientation_views: default       # pagefix: views voted on (reference = the reference's one view)
     reclassify_unwarped: True        # pagefix: decide the final turn again on the unwarped page
@@ -317,6 +319,20 @@ class PipelineConfig:
         True, "decide the final turn again on the unwarped page (default: True; False and "
         "--orientation_views reference reproduce the reference)", yaml=("reclassify_unwarped",),
     )
+    #: Straighten a flat page scanned a few degrees crooked by the exact rotation its text lines show
+    #: (geometry/skew.py; docs: skew.md). Off leaves such pages as before.
+    deskew: bool = setting(
+        True, "straighten flat pages scanned a few degrees crooked, by an exact rotation (default: "
+        "True; False leaves them as they are)", yaml=("deskew",), per_call=True,
+        http=HttpField("deskew", "Straighten flat pages scanned a few degrees crooked, by an exact "
+                       "rotation (pagefix); null: the server's setting (default true)."),
+    )
+    #: Skews smaller than this (degrees) are left alone: the page stays byte for byte as it came
+    #: (measured with `pagefix eval skew`, docs: skew.md).
+    deskew_dead_zone: float = setting(
+        0.1, "skews below this many degrees are left alone", flag=False, minimum=0.0,
+        yaml=("deskew_dead_zone",),
+    )
     #: The flat-page rule, both in per mille of the page diagonal (tuned with bench/warp_score.py):
     #: the probe's homography residual and its distance from the identity.
     max_warp_score: float = setting(
@@ -328,7 +344,8 @@ class PipelineConfig:
         flag=False, minimum=0.0, above_minimum=True, yaml=(_UNWARPING + "max_identity_rms",),
     )
     #: (R, G, B) of output pixels that show nothing of the photo; None: white in a keep_margin
-    #: margin, black (as the reference) without one.
+    #: margin, black (as the reference) without one, and the page's own paper colour in the corners
+    #: a deskewed page gains.
     fill_color: tuple[int, int, int] | None = setting(
         None, "(R, G, B) of output pixels that show nothing of the photo", flag=False,
         check=_checked_fill_color, yaml=(_UNWARPING + "fill_color",),

@@ -6,8 +6,13 @@ back to back on each chunk of pages.
    (the page and, with skip_flat_pages, its probe frame, both at the model's 488x712 input size);
 2. `find_grids`: the UVDoc model on a batch of those small inputs: the probe's verdict, then the
    grid of each page found warped (no full-resolution pixels needed);
-3. `finish`: the full-resolution resampling through the grid, the second look at the unwarped
-   page, the final turn and the `PageResult`.
+3. `finish`: the full-resolution resampling through the grid (or, for a flat page scanned
+   crooked, the exact rotation that straightens it), the second look at the unwarped page, the
+   final turn and the `PageResult`.
+
+With deskew on, stage 1 also measures the upright page's fine skew; a page that leans by more than
+the dead zone is probed straightened, so the probe's "flat" means flat up to that rotation, and
+such a page is rotated instead of unwarped (docs: skew.md).
 
 A model error on a batch is retried page by page in the stage it happened in, so one bad page
 becomes a `PageFailure` and the others go on.
@@ -19,11 +24,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import cv2
 import numpy as np
 
 from ..errors import InputError, PagefixError
 from ..geometry.point_maps import PageMap
 from ..geometry.resample import margin_pixels
+from ..geometry.rotate import deskew_matrix, paper_colour, rotate_page
+from ..geometry.skew import SkewEstimate, estimate_skew
 from ..geometry.turns import quarter_turn
 from ..inputs import Page, PageFailure
 from ..models.unwarping import unwarp_with_grid
@@ -67,6 +75,8 @@ class PreparedPage:
     upright: np.ndarray
     #: None when unwarping is off.
     unwarp_input: UnwarpInput | None = None
+    #: The upright page's fine skew (None when deskew is off or does not apply).
+    skew: SkewEstimate | None = None
 
 
 Unit = TypeVar("Unit")
@@ -87,16 +97,53 @@ def prepare(pipeline: DocPreprocessor, chunk: Sequence[Page | PageFailure],
 def _prepare(pipeline: DocPreprocessor, pages: list[Page], settings: dict[str, Any]) -> list[PreparedPage]:
     decisions = _decide(pipeline, [page.image for page in pages], settings, "input")
     prepared = []
+    # Deskew acts on the pages left flat: all of them when unwarping is off, those the probe finds
+    # flat otherwise; with skip_flat_pages off every page goes to UVDoc, which straightens it.
+    measure_skew = settings["deskew"] and (settings["skip_flat_pages"] or not settings["use_doc_unwarping"])
     for page, decision in zip(pages, decisions):
         upright = quarter_turn(page.image, decision.angle) if decision else page.image
+        skew = estimate_skew(upright) if measure_skew else None
         unwarp_input = None
         if settings["use_doc_unwarping"]:
             unwarper = pipeline.unwarper
             unwarp_input = UnwarpInput(unwarper.model_image(upright))
             if settings["skip_flat_pages"]:
-                unwarp_input.probe, unwarp_input.probe_frame = probe_image(unwarper, upright)
-        prepared.append(PreparedPage(page, decision, upright, unwarp_input))
+                probed = _straightened_for_probe(pipeline, upright, skew)
+                unwarp_input.probe, unwarp_input.probe_frame = probe_image(unwarper, probed)
+        prepared.append(PreparedPage(page, decision, upright, unwarp_input, skew))
     return prepared
+
+
+#: Long side of the straightened copy a crooked page is probed on: the probe sees 712 px at most.
+_PROBE_COPY_SIDE = 1424
+
+
+def _lean(pipeline: DocPreprocessor, skew: SkewEstimate | None) -> float | None:
+    """The skew to undo, None when the page stays as it is (no estimate, or within the dead zone)."""
+    if skew is None or skew.angle is None or abs(skew.angle) < pipeline.config.deskew_dead_zone:
+        return None
+    return skew.angle
+
+
+def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew: SkewEstimate | None) -> np.ndarray:
+    """The page the flat-page probe looks at: a small straightened copy when the page leans, so a
+    flat page scanned crooked reads as flat (its lean alone would send it to UVDoc), else the page."""
+    angle = _lean(pipeline, skew)
+    if angle is None:
+        return upright
+    h, w = upright.shape[:2]
+    scale = min(1.0, _PROBE_COPY_SIDE / max(h, w))
+    small = cv2.resize(upright, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return rotate_page(small, angle, _deskew_fill(pipeline, upright))
+
+
+def _deskew_fill(pipeline: DocPreprocessor, page: np.ndarray) -> tuple[int, int, int]:
+    """BGR of the corners a straightened page gains: the configured fill colour, else its paper."""
+    color = pipeline.config.fill_color
+    if color is None:
+        return paper_colour(page)
+    red, green, blue = color
+    return (blue, green, red)
 
 
 def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
@@ -157,11 +204,13 @@ class _Unwarped:
     warp_score: float | None = None
     grid: np.ndarray | None = None
     margin: tuple[int, int] = (0, 0)
+    #: The 2x3 rotation that straightened a crooked flat page (None: not turned).
+    rotation: np.ndarray | None = None
 
 
 def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid | PagefixError | None]],
             settings: dict[str, Any]) -> list[PageResult | PageFailure]:
-    outputs = [_resample(pipeline, item.upright, grid, settings["keep_margin"]) for item, grid in units]
+    outputs = [_resample(pipeline, item, grid, settings["keep_margin"]) for item, grid in units]
     second = _decide_again(pipeline, outputs, settings)
     results: list[PageResult | PageFailure] = []
     outputs.reverse()  # popped from the end: the first page first
@@ -194,11 +243,13 @@ def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid 
             output_img=output,
             unwarp_applied=out.grid is not None,
             warp_score=out.warp_score,
+            skew_angle=item.skew.angle if item.skew is not None else None,
             page_map=PageMap(
                 page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
-                final_angle=again.angle if again else 0,
+                final_angle=again.angle if again else 0, rotation=out.rotation,
+                rotated_shape=out.image.shape[:2] if out.rotation is not None else None,
             ),
-            source_jpeg=page.encoded if out.grid is None and angle <= 0 else None,
+            source_jpeg=page.encoded if out.grid is None and out.rotation is None and angle <= 0 else None,
             dpi=_turned_dpi(page.dpi, sum(d.angle for d in decisions)),
         ))
     return results
@@ -212,12 +263,19 @@ def _turned_dpi(dpi: tuple[float, float] | None, angle: int) -> tuple[float, flo
     return (dpi[1], dpi[0]) if angle % 180 else dpi
 
 
-def _resample(pipeline: DocPreprocessor, image: np.ndarray, grid: PageGrid | PagefixError | None,
+def _resample(pipeline: DocPreprocessor, item: PreparedPage, grid: PageGrid | PagefixError | None,
               keep_margin: float) -> _Unwarped | PagefixError:
+    image = item.upright
     if isinstance(grid, PagefixError):
         return grid
     if grid is None or grid.grid is None:  # unwarping off, or the page was found flat
-        return _Unwarped(image, None if grid is None else grid.warp_score)
+        warp_score = None if grid is None else grid.warp_score
+        angle = _lean(pipeline, item.skew)
+        if angle is None:
+            return _Unwarped(image, warp_score)
+        matrix, _ = deskew_matrix(image.shape[:2], angle)
+        straight = rotate_page(image, angle, _deskew_fill(pipeline, image))
+        return _Unwarped(straight, warp_score, rotation=matrix)
     try:
         unwarped = unwarp_with_grid(image, grid.grid, keep_margin, fill_color(pipeline, keep_margin),
                                     threads=pipeline.runtime.threads)

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..inputs import Page, PageFailure, pages_from_bytes
 from ..limits import Limits
 from ..outputs.files import encode_image
-from ..pipeline.result import WARP_SCORE_DECIMALS, PageResult, reported_score
+from ..pipeline.result import SKEW_ANGLE_DECIMALS, WARP_SCORE_DECIMALS, PageResult, reported_score
 from ..pipeline.settings import PipelineConfig
 from .files import check_file_type, read_file_field
 from .schemas import (
@@ -115,6 +115,7 @@ def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | Non
         "prunedResult": PrunedResult(
             model_settings=ModelSettings(**result.model_settings), angle=result.angle,
             unwarp_applied=result.unwarp_applied, warp_score=reported_score(result.warp_score, WARP_SCORE_DECIMALS),
+            skew_angle=reported_score(result.skew_angle, SKEW_ANGLE_DECIMALS),
         ),
     }
     if visualize:

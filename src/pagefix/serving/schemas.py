@@ -96,6 +96,10 @@ class PrunedResult(BaseModel):
         default=None, description="The padded probe's warp score in per mille of the diagonal (pagefix); "
         "absent when the probe did not run.",
     )
+    skew_angle: float | None = Field(
+        default=None, description="The page's fine skew in degrees, counter-clockwise positive (pagefix); "
+        "a flat page leaning by more than the dead zone was turned back by it; absent when not measured.",
+    )
 
 
 class DocPreprocessingResult(BaseModel):
