@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import cv2
-from hostile_corpus import corpus
-from hostile_support import NO_MODELS, run_cli
+from support.cli_process import NO_MODELS, run_cli
+from support.hostile_corpus import corpus
 
 GIB = 1024
 
