@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from support.pages import fixture_file, write_jpeg, write_png
 
 from pagefix.inputs import iter_pages
