@@ -147,6 +147,12 @@ class PageLibrary:
         return write_jpeg(self.folder / "curled.jpg", self.curled)
 
     @cached_property
+    def curled_crop(self) -> np.ndarray:
+        """The curled photo cropped to the page, as the DocUNet benchmark crops its photos: the
+        page reaches the edges of the picture (1180x1700)."""
+        return np.ascontiguousarray(self.curled[150:1850, 160:1340])
+
+    @cached_property
     def curled_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """(photo, flat original): a two-column page, curled and photographed."""
         flat = text_page(2, "columns")
