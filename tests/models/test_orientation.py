@@ -22,10 +22,6 @@ REAL_PAGE = "paddle__doc_imgs_11.jpg"
 PUBLISHED_TURNED = {"tess__testing_phototest-rotated-180.png": 180, "tess__testing_phototest-rotated-L.png": 270}
 
 
-def load(path) -> np.ndarray:
-    return read_page(path)
-
-
 def test_rendered_pages_in_four_turns_reference_view_vs_default_views(pipeline):
     # One page of each layout; seed 1 of "columns" is one the reference's single view reads upside
     # down at every turn (measured), which the default views get right.
@@ -52,7 +48,7 @@ def test_scans_in_four_turns_reference_view_vs_default_views(pipeline, test_data
     wrong = []
     for path in files:
         source = path.name.split("__")[0]
-        variants = [turned(load(path), angle) for angle in TURNS]
+        variants = [turned(read_page(path), angle) for angle in TURNS]
         reference = pipeline.orientation_classifier.predict(variants, "reference")
         # The pipeline's own answer (default views): the returned page is upright exactly when
         # the classifier names the turn.
@@ -95,7 +91,7 @@ def test_published_rotated_pages_match_the_manifest(pipeline, test_data):
 
 
 def test_preprocessing_follows_the_reference_recipe(classifier):
-    page = load(fixture_file(REAL_PAGE))
+    page = read_page(fixture_file(REAL_PAGE))
     h, w = page.shape[:2]
     scale = 256 / min(h, w)
     resized = cv2.resize(page, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
@@ -106,14 +102,14 @@ def test_preprocessing_follows_the_reference_recipe(classifier):
 
 
 def test_reference_views_give_the_reference_probabilities(classifier):
-    page = load(fixture_file(REAL_PAGE))
+    page = read_page(fixture_file(REAL_PAGE))
     (found,) = classifier.predict([page], "reference")
     direct = classifier.probabilities(classifier.preprocess(page)[None])[0]
     assert found.probabilities == pytest.approx(tuple(direct), abs=1e-6)
 
 
 def test_every_view_set_scores_all_views_in_one_model_call(classifier):
-    page = load(fixture_file(REAL_PAGE))
+    page = read_page(fixture_file(REAL_PAGE))
     calls = []
     runner = classifier.runner
     classifier.runner = lambda batch: calls.append(len(batch)) or runner(batch)
@@ -142,7 +138,7 @@ def test_extreme_aspect_ratio_does_not_build_a_huge_strip(classifier):
 
 
 def test_scores_are_probabilities(classifier):
-    page = load(fixture_file(REAL_PAGE))
+    page = read_page(fixture_file(REAL_PAGE))
     for views in ("reference", "default"):
         (found,) = classifier.predict([page], views)
         assert found.angle in (0, 90, 180, 270)

@@ -52,13 +52,12 @@ def reference_grid_sample(image: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return out
 
 
-read = read_page
 # A real phone photo of a curled invoice from Inv3DReal, shrunk (tests/fixtures/manifest.csv).
 REAL_PHOTO = "inv3d_real__00411_warped_document_curled_bright.jpg"
 
 
 def test_resampling_matches_the_grid_sample_formula_on_a_real_photo(unwarper):
-    photo = read(fixture_file(REAL_PHOTO))
+    photo = read_page(fixture_file(REAL_PHOTO))
     (grid,) = unwarper.predict_grids([photo])
     assert grid.shape == (2, 45, 31)
     ours = apply_grid(photo, grid).astype(np.float64)
@@ -117,9 +116,9 @@ def test_unwarping_brings_inv3d_photos_closer_to_their_flat_originals(pipeline, 
     size = (680, 880)  # width, height: the flat originals' aspect ratio, about 0.6 MP
     for row in rows:
         if row["ground_truth"] not in flats:
-            flats[row["ground_truth"]] = grey_at(read(folder / row["ground_truth"]), size)
+            flats[row["ground_truth"]] = grey_at(read_page(folder / row["ground_truth"]), size)
         flat = flats[row["ground_truth"]]
-        photo = read(folder / row["distorted"])
+        photo = read_page(folder / row["distorted"])
         # UVDoc sees a 488x712 copy whatever the resolution: halving the photo keeps the test
         # fast without changing the grid it predicts.
         photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)

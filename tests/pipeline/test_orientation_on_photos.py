@@ -16,7 +16,6 @@ from pagefix.evaluation.page_match import layout_match
 TURNS = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
-read = read_page
 
 
 def test_rendered_photos_in_four_turns_come_out_upright(pipeline, pages):
@@ -43,8 +42,8 @@ def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, test_data):
     upright, reference_right, total = 0, 0, 0
     misses = []
     for i, row in enumerate(rows):
-        flat = read(folder / row["ground_truth"])
-        photo = read(folder / row["distorted"])
+        flat = read_page(folder / row["ground_truth"])
+        photo = read_page(folder / row["distorted"])
         # UVDoc and the views see fixed-size copies: half resolution changes neither answer much
         # and halves the resampling time.
         photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -97,7 +96,7 @@ def test_unwarped_page_is_classified_again_and_turned(pipeline, pages):
 
 
 def test_a_flat_page_is_classified_once(pipeline, pages):
-    page = read(pages.scan_jpeg)
+    page = read_page(pages.scan_jpeg)
     (result,) = pipeline.predict(cv2.rotate(page, cv2.ROTATE_180))
     assert not result.unwarp_applied
     assert [d.stage for d in result.angle_decisions] == ["input"]
