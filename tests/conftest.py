@@ -57,11 +57,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.realdata)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Before any fixture is built: a realdata test without its data costs nothing.
     if item.get_closest_marker("realdata") is not None and DATA.path is None:
         if DATA.required:
-            pytest.fail(f"PAGEFIX_REQUIRE_DATA is set but the {DATA.missing_message()}", pytrace=False)
+            pytest.fail(f"PAGEFIX_REQUIRE_DATA=1 and the {DATA.missing_message()}", pytrace=False)
         pytest.skip(DATA.missing_message())
 
 
@@ -70,7 +71,7 @@ def test_data() -> Path:
     """The real data sets (read-only; copy what you change). Only for tests marked `realdata`."""
     if DATA.path is None:
         if DATA.required:
-            pytest.fail(f"PAGEFIX_REQUIRE_DATA is set but the {DATA.missing_message()}", pytrace=False)
+            pytest.fail(f"PAGEFIX_REQUIRE_DATA=1 and the {DATA.missing_message()}", pytrace=False)
         pytest.skip(DATA.missing_message())
     return DATA.path
 

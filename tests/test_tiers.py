@@ -46,4 +46,4 @@ def test_missing_data_is_a_skip_or_with_require_data_an_error(tmp_path):
     failed = _pytest(tmp_path, PAGEFIX_TEST_DATA=str(tmp_path / "nowhere"), PAGEFIX_REQUIRE_DATA="1")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "1 passed, 1 error" in failed.stdout  # failed in setup, before any fixture
-    assert "PAGEFIX_REQUIRE_DATA is set but the real data not found" in failed.stdout
+    assert f"PAGEFIX_REQUIRE_DATA=1 and the real data not found at {tmp_path / 'nowhere'}" in failed.stdout
