@@ -223,3 +223,15 @@ def test_sources_split_into_single_inputs_read_like_the_whole(tmp_path, three_pa
     split = [page for item in iter_sources(source) for page in iter_pages(item)]
     assert described(split) == described(iter_pages(source))
     assert len(split) == 1 + 1 + 3 + 1 + 1 + 1  # jpg, png, 3 PDF pages, array, nested list, missing
+
+
+def test_a_turned_page_inside_a_pdf_comes_back_upright(pipeline, pages):
+    results = pipeline.predict(str(pages.three_page_pdf))
+    assert [r.page_index for r in results] == [0, 1, 2]
+    assert [r.angle for r in results] == [0, 90, 0]
+    assert not any(r.unwarp_applied for r in results)  # flat pages are left as they are
+    upright = results[1].output_img
+    assert upright.shape == pages.table.shape  # 144 dpi at scale 2: the page's own pixel size
+    # Measured: 2.4 grey levels, the JPEG the PDF holds the page in; turned wrong, far more.
+    difference = np.abs(upright.astype(np.int16) - pages.table).mean()
+    assert difference < 4, difference
