@@ -6,7 +6,7 @@ Runs are interleaved (local, ray, hand, local, ...) so that load from elsewhere 
 falls on all three alike. Memory is the peak, over the run, of the summed PSS of the process and
 all its descendants (Ray's raylet, GCS and workers included; shared pages counted once).
 
-    python bench/batch.py                  # 3 repetitions each on 44 pages built from ../shared/data
+    python bench/batch.py                  # 3 repetitions each on 44 pages built from the real data (bench/data.py)
     python bench/batch.py --repeat 5 --keep /tmp/pageset
 """
 
@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import cv2
+from data import data_dir  # bench/data.py, beside this script
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 
 HAND_LOOP = """
 import sys
@@ -50,7 +50,8 @@ print(pages)
 def build_page_set(root: Path) -> int:
     """44 pages: 16 warped phone photos (Inv3DReal), 12 document pages turned 0/90/180/270, and
     4 PDFs of 4 pages each. Returns the page count."""
-    photos = sorted((SHARED / "unwarp/inv3d_real").glob("*/warped_document_*.jpg"))
+    data = data_dir()
+    photos = sorted((data / "unwarp/inv3d_real").glob("*/warped_document_*.jpg"))
     by_document: dict[str, list[Path]] = {}
     for photo in photos:
         by_document.setdefault(photo.parent.name, []).append(photo)
@@ -58,8 +59,8 @@ def build_page_set(root: Path) -> int:
     (root / "photos").mkdir(parents=True)
     for photo in chosen:
         shutil.copy(photo, root / "photos" / f"{photo.parent.name}_{photo.name}")
-    uprights = sorted((SHARED / "orientation/upright").glob("docbank__*.jpg")) + sorted(
-        (SHARED / "orientation/upright").glob("publaynet__*.jpg"))
+    uprights = sorted((data / "orientation/upright").glob("docbank__*.jpg")) + sorted(
+        (data / "orientation/upright").glob("publaynet__*.jpg"))
     turns = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
     (root / "pages").mkdir()
     for i, path in enumerate(uprights[:12]):

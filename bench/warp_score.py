@@ -1,4 +1,4 @@
-"""Measure the warp score of the padded probe on the shared data and print how many pages each
+"""Measure the warp score of the padded probe on the real data sets (bench/data.py) and print how many pages each
 rule would leave alone (the skip_flat_pages thresholds were chosen from this table).
 
     python bench/warp_score.py                 # probe only: one UVDoc call per page
@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from data import data_dir  # bench/data.py, beside this script
 
 from pagefix import DocPreprocessor
 from pagefix.inputs import Page, iter_pages
 from pagefix.models.warp_score import homography_residual, identity_distance, probe_nodes, warp_probes
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FLAT_PREFIXES = ("docbank", "publaynet", "tess", "sroie_sel")
 
 
@@ -39,12 +39,14 @@ def page_sets(data: Path) -> dict[str, list[Path]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=None, help="the real data folder (default: bench/data.py's)")
     parser.add_argument("--unpadded", action="store_true", help="also score the unpadded grid")
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--max-score", type=float, default=2.0)
     parser.add_argument("--max-identity", type=float, default=6.0)
     args = parser.parse_args()
+    if args.data is None:
+        args.data = data_dir()
 
     unwarper = DocPreprocessor(device="cpu", use_doc_orientation_classify=False).unwarper
     rows = []

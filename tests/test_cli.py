@@ -71,8 +71,8 @@ def test_unrecognisable_boolean_is_a_usage_error(capsys):
     assert "expected True or False" in capsys.readouterr().err
 
 
-def test_bad_inputs_are_reported_and_the_others_go_on(tmp_path, capsys, shared_data):
-    good = shared_data / "orientation" / "upright" / "sroie_sel__008.jpg"
+def test_bad_inputs_are_reported_and_the_others_go_on(tmp_path, capsys, pages):
+    good = pages.receipt_jpeg
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     status = main(["doc_preprocessor", "-i", str(bad), str(tmp_path / "missing.png"), str(good),
@@ -85,7 +85,7 @@ def test_bad_inputs_are_reported_and_the_others_go_on(tmp_path, capsys, shared_d
     assert any("broken.jpg" in line for line in errors)
     assert any("missing.png" in line and "no such file" in line for line in errors)
     assert "Traceback" not in captured.err
-    assert (tmp_path / "out" / "sroie_sel__008.json").exists()
+    assert (tmp_path / "out" / "receipt.json").exists()
 
 
 def test_unknown_model_name_is_one_clear_line(capsys):

@@ -1,4 +1,4 @@
-"""The batch fixture collection, built from real upright pages of ../shared/data:
+"""The batch fixture collection, built from upright pages rendered by `support.pages.text_page`:
 
     flat/page_a.jpg          upright page
     flat/page_b.png          upright page
@@ -25,15 +25,10 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from support.pages import text_page
 
-SOURCES = (
-    "orientation/upright/publaynet__examples_PMC3576793_00004.jpg",
-    "orientation/upright/publaynet__examples_PMC5302692_00002.jpg",
-    "orientation/upright/publaynet__examples_PMC4027932_00001.jpg",
-    "orientation/upright/publaynet__examples_PMC5514520_00012.jpg",
-    "orientation/upright/publaynet__examples_PMC5624106_00000.jpg",
-    "orientation/upright/publaynet__examples_PMC5678782_00005.jpg",
-)
+# (seed, layout) of the six pages.
+SOURCES = ((10, "text"), (11, "table"), (12, "columns"), (13, "text"), (14, "table"), (15, "columns"))
 
 
 @dataclass
@@ -46,8 +41,8 @@ class Collection:
     angles: dict[str, list[int]]
 
 
-def _page(shared: Path, name: str) -> np.ndarray:
-    image = cv2.imread(str(shared / name))
+def _page(seed: int, layout: str) -> np.ndarray:
+    image = text_page(seed, layout)
     h, w = image.shape[:2]
     scale = 900 / max(h, w)
     return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
@@ -57,8 +52,8 @@ def _rgb(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image[:, :, ::-1])
 
 
-def build_collection(root: Path, shared: Path) -> Collection:
-    pages = [_page(shared, name) for name in SOURCES]
+def build_collection(root: Path) -> Collection:
+    pages = [_page(seed, layout) for seed, layout in SOURCES]
     for folder in ("flat", "phone", "docs", "broken"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(root / "flat/page_a.jpg"), pages[0], [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -87,8 +82,8 @@ def build_collection(root: Path, shared: Path) -> Collection:
 
 
 @pytest.fixture(scope="session")
-def collection(tmp_path_factory, shared_data) -> Collection:
-    return build_collection(tmp_path_factory.mktemp("collection"), shared_data)
+def collection(tmp_path_factory) -> Collection:
+    return build_collection(tmp_path_factory.mktemp("collection"))
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,12 @@
 """The hostile corpus on disk (one folder, built once per session); the CLI runner lives in
-`hostile_support`."""
+`support.cli_process`."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hostile_corpus import Case, corpus  # noqa: E402
+from support.hostile_corpus import Case, corpus
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_corpus import Case, corpus
+from support.hostile_corpus import Case, corpus
 
 from pagefix import DocPreprocessor
 from pagefix.errors import LimitExceededError, PagefixError

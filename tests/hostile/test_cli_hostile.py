@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import cv2
-from hostile_corpus import corpus
-from hostile_support import NO_MODELS, run_cli
+from support.cli_process import NO_MODELS, run_cli
+from support.hostile_corpus import corpus
 
 GIB = 1024
 
@@ -63,10 +63,10 @@ def test_one_refused_file_one_line(corpus_dir: Path) -> None:
     assert summary.startswith("pagefix: 0 pages ok, 1 failed, from 1 inputs in ")
 
 
-def test_a_100_mp_page_through_both_models_and_save_path(tmp_path: Path, shared_data: Path) -> None:
-    """A real photo blown up to 100 MP (the default pixel cap) with every stage and every output:
+def test_a_100_mp_page_through_both_models_and_save_path(tmp_path: Path, pages) -> None:
+    """A curled photo blown up to 100 MP (the default pixel cap) with every stage and every output:
     the peak resident memory of the whole process stays under 2 GiB."""
-    photo = cv2.imread(str(shared_data / "unwarp/inv3d_real/00411/warped_document_crumpleseasy_bright.jpg"))
+    photo = pages.curled.copy()
     width, height = 8660, 11547  # 99.998 MP
     page = cv2.resize(photo, (width, height), interpolation=cv2.INTER_LINEAR)
     page = cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE)

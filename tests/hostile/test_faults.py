@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_support import NO_MODELS, CliProcess, run_cli
 from PIL import Image
+from support.cli_process import NO_MODELS, CliProcess, run_cli
 
 from pagefix.errors import ModelStoreError, OutputError
 from pagefix.models.store import MODELS, ModelStore

@@ -17,9 +17,10 @@ pytest.importorskip("fastapi")
 pytest.importorskip("pagefix.serving")
 
 import httpx  # noqa: E402
-from hostile_corpus import Case, corpus, drawn_pdf  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from support.hostile_corpus import Case, corpus, drawn_pdf  # noqa: E402
+from support.ports import free_port  # noqa: E402
 
 from pagefix.serving import create_app  # noqa: E402
 from pagefix.serving.server import server_for  # noqa: E402
@@ -27,12 +28,6 @@ from pagefix.serving.settings import ServingSettings  # noqa: E402
 
 URL = "/document-preprocessing"
 FAST = {"visualize": False, "useDocOrientationClassify": False, "useDocUnwarping": False}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,11 @@
-"""Fixtures of the input layer's tests: the misbehaving web server of `fetch_server`."""
+"""Fixtures of the input layer's tests: the misbehaving web server of `support.fetch_server`."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fetch_server import serving  # noqa: E402
+from support.fetch_server import serving
 
 
 @pytest.fixture(scope="module")

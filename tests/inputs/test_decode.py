@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import io
 import logging
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
-
-from hostile_corpus import jpeg_with_scans, pillow_bytes, sample_page, tiff  # noqa: E402
+from support.hostile_corpus import jpeg_with_scans, pillow_bytes, sample_page, tiff  # noqa: E402
 
 from pagefix.errors import LimitExceededError  # noqa: E402
 from pagefix.inputs import decode as decode_module  # noqa: E402

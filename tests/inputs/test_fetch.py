@@ -8,7 +8,7 @@ import time
 import tracemalloc
 
 import pytest
-from fetch_server import PNG, TRICKLE_SECONDS
+from support.fetch_server import PNG, TRICKLE_SECONDS
 
 from pagefix.errors import FetchError, LimitExceededError
 from pagefix.inputs import Page, iter_pages

@@ -6,15 +6,11 @@ from __future__ import annotations
 import gc
 import io
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
-
-from hostile_corpus import CATALOG, drawn_pdf, encrypted_pdf, page_object, pages_object, raw_pdf  # noqa: E402
+from support.hostile_corpus import CATALOG, drawn_pdf, encrypted_pdf, page_object, pages_object, raw_pdf  # noqa: E402
 
 from pagefix.errors import InputError, LimitExceededError, PasswordProtectedError  # noqa: E402
 from pagefix.inputs import Page, PageFailure, iter_pages, iter_pdf_pages  # noqa: E402

@@ -5,20 +5,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from support.pages import fixture_file, write_jpeg, write_png
 
 from pagefix.inputs import iter_pages
 
-BOSTON = "page_dewarp__example_input_boston_cooking_a.jpg"  # stored sideways, EXIF orientation 6
-
-
-@pytest.fixture(scope="module")
-def qualitative(shared_data):
-    return shared_data / "unwarp" / "qualitative"
+BOSTON = "page_dewarp__boston_cooking_a.jpg"  # a real book photo stored sideways, EXIF orientation 6
 
 
 @pytest.mark.parametrize("min_side", [200, 256, 512])
-def test_short_side_stays_at_least_the_minimum(shared_data, tmp_path, min_side) -> None:
-    page = next(iter(iter_pages(str(shared_data / "unwarp" / "inv3d_real" / "00411" / "warped_document_crumpleseasy_bright.jpg")))).image
+def test_short_side_stays_at_least_the_minimum(pages, tmp_path, min_side) -> None:
+    page = pages.curled
     big = cv2.resize(page, None, fx=2, fy=2)
     path = tmp_path / "big.jpg"
     cv2.imwrite(str(path), big)
@@ -32,18 +28,18 @@ def test_short_side_stays_at_least_the_minimum(shared_data, tmp_path, min_side) 
     assert np.abs(full.astype(int) - small.image.astype(int)).mean() < 6
 
 
-def test_exif_turn_is_applied_to_the_reduced_page(qualitative) -> None:
-    (full,) = list(iter_pages(str(qualitative / BOSTON)))
-    (small,) = list(iter_pages(str(qualitative / BOSTON), min_short_side=256))
+def test_exif_turn_is_applied_to_the_reduced_page() -> None:
+    (full,) = list(iter_pages(str(fixture_file(BOSTON))))
+    (small,) = list(iter_pages(str(fixture_file(BOSTON)), min_short_side=256))
     assert full.image.shape[0] > full.image.shape[1]  # turned upright: portrait
     assert small.image.shape[0] > small.image.shape[1]
     assert min(small.image.shape[:2]) >= 256 and small.image.shape[0] < full.image.shape[0]
 
 
-def test_other_formats_and_small_jpegs_come_whole(qualitative) -> None:
-    png = qualitative / "RapidUnDistort__tests_test_files_demo1.png"
+def test_other_formats_and_small_jpegs_come_whole(pages, tmp_path) -> None:
+    png = write_png(tmp_path / "page.png", pages.curled)
     assert list(iter_pages(str(png), min_short_side=64))[0].image.shape == list(iter_pages(str(png)))[0].image.shape
-    jpg = qualitative / "RapidUnDistort__img_demo.jpg"
+    jpg = write_jpeg(tmp_path / "small.jpg", cv2.resize(pages.curled, (450, 600), interpolation=cv2.INTER_AREA))
     whole = list(iter_pages(str(jpg)))[0].image
     assert list(iter_pages(str(jpg), min_short_side=min(whole.shape[:2])))[0].image.shape == whole.shape
 

@@ -9,7 +9,6 @@ import logging
 import numpy as np
 import pytest
 
-from pagefix.inputs import iter_pages
 from pagefix.models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
 from pagefix.models.fastest import candidates, choose_fastest
 from pagefix.models.openvino_runner import OpenVinoRunner, openvino_installed
@@ -19,9 +18,8 @@ needs_openvino = pytest.mark.skipif(not openvino_installed(), reason="the openvi
 
 
 @pytest.fixture(scope="module")
-def photo(shared_data) -> np.ndarray:
-    path = shared_data / "unwarp" / "inv3d_real" / "00411" / "warped_document_crumpleseasy_bright.jpg"
-    return next(iter(iter_pages(str(path)))).image
+def photo(pages) -> np.ndarray:
+    return pages.curled
 
 
 @pytest.fixture()

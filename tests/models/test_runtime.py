@@ -53,7 +53,7 @@ def test_bad_precision_is_refused():
         RuntimeOptions(precision="int4")
 
 
-def test_fp16_unwarper_agrees_with_fp32(shared_data):
+def test_fp16_unwarper_agrees_with_fp32(pages):
     from pagefix.inputs import iter_pages
 
     store = ModelStore()
@@ -61,6 +61,6 @@ def test_fp16_unwarper_agrees_with_fp32(shared_data):
     fp32 = Unwarper.from_files(store.resolve("unwarping"), options)
     fp16 = Unwarper.from_files(store.resolve("unwarping", precision="fp16"), options)
     assert fp16.runner.input_dtype == np.float16 and fp32.runner.input_dtype == np.float32
-    (page,) = iter_pages(str(shared_data / "unwarp" / "inv3d_real" / "00411" / "warped_document_curled_bright.jpg"))
+    (page,) = iter_pages(str(pages.curled_jpeg))
     (a,), (b,) = fp32.predict_grids([page.image]), fp16.predict_grids([page.image])
     assert np.abs(a - b).max() < 0.01  # grid units: 0.01 = 0.5% of the page

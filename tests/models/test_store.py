@@ -42,7 +42,7 @@ def test_unknown_model_name_lists_the_known_ones(cached):
         cached.resolve("orientation", "UVDoc")
 
 
-def test_model_dir_accepts_an_onnx_file_or_a_model_directory(cached, tmp_path, shared_data):
+def test_model_dir_accepts_an_onnx_file_or_a_model_directory(cached, tmp_path):
     source = cached.resolve("orientation").path
     single = tmp_path / "classifier.onnx"
     shutil.copy(source, single)

@@ -5,29 +5,27 @@ from __future__ import annotations
 
 import cv2
 import pytest
+from support.pages import text_page
 
 from pagefix import DocPreprocessor, InputError
 from pagefix.geometry.turns import quarter_turn
 from pagefix.inputs import PageFailure, iter_pages
 
-PAGES = [
-    "publaynet__examples_PMC3976938_00002.jpg",
-    "docbank__DocBank_samples_DocBank_samples_102.tar_1705.05217.gz_final_report_3_ori.jpg",
-    "sroie_sel__080.jpg",
-]
+# Rendered pages: running text, a table, a receipt (support.pages.text_page).
+PAGES = [(4, "text"), (5, "table"), (6, "receipt")]
 
 
 @pytest.fixture(scope="module")
-def turned_pages(shared_data, tmp_path_factory):
+def turned_pages(tmp_path_factory):
     """Each page, enlarged to a 300-DPI-like size (so the DCT decode really shrinks it), saved
     turned four ways; with the angle each should get."""
     folder = tmp_path_factory.mktemp("turned")
     files = {}
-    for name in PAGES:
-        page = next(iter(iter_pages(str(shared_data / "orientation" / "upright" / name)))).image
+    for seed, layout in PAGES:
+        page = text_page(seed, layout)
         page = cv2.resize(page, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
         for turn in (0, 90, 180, 270):
-            path = folder / f"{name[:20]}_{turn}.jpg"
+            path = folder / f"{layout}_{turn}.jpg"
             cv2.imwrite(str(path), quarter_turn(page, turn), [cv2.IMWRITE_JPEG_QUALITY, 92])
             files[str(path)] = (360 - turn) % 360  # quarter_turn turns counter-clockwise
     return files

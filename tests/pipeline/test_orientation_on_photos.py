@@ -7,33 +7,43 @@ import csv
 
 import cv2
 import numpy as np
+import pytest
+from support.pages import read_page
 
 from pagefix import DocPreprocessor
 from pagefix.evaluation.page_match import layout_match
-from pagefix.inputs import iter_pages
 
 TURNS = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
-def read(path) -> np.ndarray:
-    (page,) = list(iter_pages(str(path)))
-    return page.image
 
 
-def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, shared_data):
-    folder = shared_data / "unwarp" / "inv3d_real"
+def test_rendered_photos_in_four_turns_come_out_upright(pipeline, pages):
+    upright, total = 0, 0
+    for photo, flat in (pages.curled_columns, pages.curled_receipt):
+        photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        inputs = [photo if TURNS[t] is None else cv2.rotate(photo, TURNS[t]) for t in range(4)]
+        for result in pipeline.predict(inputs):
+            total += 1
+            upright += int(np.argmax(layout_match(result.output_img, flat))) == 0
+    assert upright == total == 8
+
+
+@pytest.mark.realdata
+def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, test_data):
+    folder = test_data / "unwarp" / "inv3d_real"
     with open(folder / "manifest.csv", newline="") as handle:
         # One lighting of every document and deformation: 48 photos, each in two opposite turns
         # (photo i in turns i and i + 2, so every turn is used 24 times): 96 inputs. The full
-        # 144 x 4 measurement: `pagefix eval orientation ../shared/data/unwarp/inv3d_real/manifest.csv`.
+        # 144 x 4 measurement: `pagefix eval orientation $PAGEFIX_TEST_DATA/unwarp/inv3d_real/manifest.csv`.
         rows = [r for r in csv.DictReader(handle) if r["illumination"] == "bright"]
     assert len(rows) == 48
     classifier = pipeline.orientation_classifier
     upright, reference_right, total = 0, 0, 0
     misses = []
     for i, row in enumerate(rows):
-        flat = read(folder / row["ground_truth"])
-        photo = read(folder / row["distorted"])
+        flat = read_page(folder / row["ground_truth"])
+        photo = read_page(folder / row["distorted"])
         # UVDoc and the views see fixed-size copies: half resolution changes neither answer much
         # and halves the resampling time.
         photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -59,12 +69,12 @@ def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, shared_data):
     assert rate >= 0.97
 
 
-def test_reference_settings_reproduce_the_reference_decision(shared_data):
+def test_reference_settings_reproduce_the_reference_decision(pages):
     reference = DocPreprocessor(
         device="cpu", orientation_views="reference", reclassify_unwarped=False, skip_flat_pages=False,
         orientation_classifier=None,
     )
-    photo = read(shared_data / "unwarp" / "inv3d_real" / "00745" / "warped_document_curled_bright.jpg")
+    photo = pages.curled
     turned = cv2.rotate(photo, cv2.ROTATE_180)
     (result,) = reference.predict(turned)
     (alone,) = reference.orientation_classifier.predict([turned], "reference")
@@ -74,8 +84,8 @@ def test_reference_settings_reproduce_the_reference_decision(shared_data):
     assert np.array_equal(result.output_img, expected)
 
 
-def test_unwarped_page_is_classified_again_and_turned(pipeline, shared_data):
-    photo = read(shared_data / "unwarp" / "inv3d_real" / "00745" / "warped_document_curled_bright.jpg")
+def test_unwarped_page_is_classified_again_and_turned(pipeline, pages):
+    photo = pages.curled
     photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
     (result,) = pipeline.predict(cv2.rotate(photo, cv2.ROTATE_90_CLOCKWISE))
     stages = [d.stage for d in result.angle_decisions]
@@ -85,8 +95,8 @@ def test_unwarped_page_is_classified_again_and_turned(pipeline, shared_data):
     assert result.angle_score == result.angle_decisions[-1].score
 
 
-def test_a_flat_page_is_classified_once(pipeline, shared_data):
-    page = read(shared_data / "orientation" / "upright" / "publaynet__examples_PMC3576793_00004.jpg")
+def test_a_flat_page_is_classified_once(pipeline, pages):
+    page = read_page(pages.scan_jpeg)
     (result,) = pipeline.predict(cv2.rotate(page, cv2.ROTATE_180))
     assert not result.unwarp_applied
     assert [d.stage for d in result.angle_decisions] == ["input"]

@@ -1,6 +1,6 @@
 """The three page stages (`prepare_pages`, `find_grids`, `finish_pages`), run apart the way a staged
 engine runs them (UVDoc on a batch of several pages' small inputs, the stages' state pickled in
-between), give what `predict` gives on real pages."""
+between), give what `predict` gives on a photo and a scan."""
 
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from pagefix.inputs import Page
 from pagefix.pipeline.stages import PreparedPage
 
 
-def _pages(shared_data):
-    photo = cv2.imread(str(shared_data / "unwarp/docunet_crop/13_1.jpg"))  # a curled page: unwarped
-    scan = cv2.imread(str(shared_data / "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"))
-    scan = cv2.resize(scan, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+def _pages(pages):
+    photo = pages.curled  # a curled page: unwarped
+    scan = cv2.resize(pages.scan, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     turned = cv2.rotate(scan, cv2.ROTATE_90_CLOCKWISE)  # flat: left as it was, turned back
     return [Page(photo, "photo.jpg", None), Page(turned, "turned.png", None)]
 
 
-def test_stages_run_apart_equal_predict(pipeline, shared_data):
-    pages = _pages(shared_data)
+def test_stages_run_apart_equal_predict(pipeline, pages):
+    pages = _pages(pages)
     expected = pipeline.predict([page.image for page in pages])
     settings = pipeline.resolve_settings({})
     broken = PageFailure("broken.jpg", None, InputError("not an image"))

@@ -1,11 +1,9 @@
 """Servers for the HTTP tests: the real app under uvicorn on 127.0.0.1 (a free port, a thread),
-talked to over real HTTP; plus inputs built in code from the shared pages."""
+talked to over real HTTP; plus inputs built in code from a rendered page."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,21 +11,17 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from serving_support import encode, running  # noqa: E402
+from support.pages import PageLibrary, rgb  # noqa: E402
+from support.serving import encode, running  # noqa: E402
 
 from pagefix.serving import create_app  # noqa: E402
 from pagefix.serving.settings import ServingSettings  # noqa: E402
 
-PAGE = "orientation/upright/publaynet__examples_PMC4972521_00010.jpg"
-
 
 @pytest.fixture(scope="session")
-def page_image(shared_data: Path) -> Image.Image:
-    """A real upright article page (596x794)."""
-    with Image.open(shared_data / PAGE) as image:
-        return image.convert("RGB")
+def page_image(pages: PageLibrary) -> Image.Image:
+    """An upright rendered text page at the size of a scanned article page (596x794)."""
+    return rgb(pages.scan).resize((596, 794), Image.Resampling.LANCZOS)
 
 
 @pytest.fixture(scope="session")

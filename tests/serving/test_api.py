@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serving_support import b64, decode_png, encode, running
+from support.serving import b64, decode_png, encode, running
 
 from pagefix.serving import create_app
 from pagefix.serving.settings import ServingSettings

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from PIL import Image
-from serving_support import b64, encode, running
+from support.serving import b64, encode, running
 
 from pagefix import DocPreprocessor
 from pagefix.serving import create_app

@@ -12,7 +12,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
-from serving_support import running  # noqa: E402
+from support.serving import running  # noqa: E402
 
 from pagefix.serving import create_app  # noqa: E402
 

@@ -20,7 +20,8 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serving_support import b64, encode, free_port, running
+from support.ports import free_port
+from support.serving import b64, encode, running
 
 from pagefix import DocPreprocessor
 from pagefix.cli.main import main

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from serving_support import running
+from support.serving import running
 
 from pagefix import DocPreprocessor
 from pagefix.serving import create_app

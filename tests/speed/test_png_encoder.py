@@ -11,9 +11,8 @@ from pagefix.outputs.files import encode_image, png_encoder
 
 
 @pytest.fixture(scope="module")
-def page(shared_data) -> np.ndarray:
-    image = cv2.imread(str(shared_data / "unwarp" / "qualitative" / "RapidUnDistort__img_demo.jpg"))
-    return image[::2, ::2]  # not contiguous: the encoder must cope with views
+def page(pages) -> np.ndarray:
+    return pages.curled[::2, ::2]  # not contiguous: the encoder must cope with views
 
 
 @pytest.mark.parametrize("encoder", ["fpng", "zlib"])

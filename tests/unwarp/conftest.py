@@ -1,5 +1,5 @@
-"""Pages for the unwarping tests: the flat and warped sets of ../shared/data, decoded by the input
-layer (EXIF applied) as the pipeline sees them.
+"""Pages for the unwarping tests: in the realdata tier, the flat and warped real sets
+(`PAGEFIX_TEST_DATA`), decoded by the input layer (EXIF applied) as the pipeline sees them.
 
 `PAGEFIX_FULL_UNWARP_TESTS=1` runs the keep_margin and marker tests over every page of their set
 (minutes); by default they use a few pages. The skip-count test always uses every page.
@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from pagefix.inputs import Page, iter_pages
+from support.pages import read_page
 
 FLAT_PREFIXES = ("docbank", "publaynet", "tess", "sroie_sel")
 FULL = os.environ.get("PAGEFIX_FULL_UNWARP_TESTS", "") not in ("", "0")
@@ -34,18 +32,10 @@ def docunet_photos(data: Path) -> list[Path]:
     return sorted((data / "unwarp" / "docunet_crop").glob("*.jpg"))
 
 
-def load_page(path: Path) -> np.ndarray:
-    """The page as the pipeline decodes it (BGR, EXIF turn applied)."""
-    page = next(iter_pages(str(path)))
-    if not isinstance(page, Page):
-        pytest.fail(f"cannot decode {path}: {page.message}")
-    return page.image
-
-
 @pytest.fixture(scope="session")
-def page_sets(shared_data: Path) -> dict[str, list[Path]]:
-    sets = {"flat": flat_pages(shared_data), "inv3d_real": inv3d_photos(shared_data),
-            "docunet_crop": docunet_photos(shared_data)}
+def page_sets(test_data: Path) -> dict[str, list[Path]]:
+    sets = {"flat": flat_pages(test_data), "inv3d_real": inv3d_photos(test_data),
+            "docunet_crop": docunet_photos(test_data)}
     expected = {"flat": 73, "inv3d_real": 144, "docunet_crop": 34}
     assert {name: len(files) for name, files in sets.items()} == expected, "the shared data changed"
     return sets
@@ -54,7 +44,7 @@ def page_sets(shared_data: Path) -> dict[str, list[Path]]:
 @pytest.fixture(scope="session")
 def decode_page():
     """`decode_page(path) -> BGR array`, as the pipeline decodes it."""
-    return load_page
+    return read_page
 
 
 @pytest.fixture(scope="session")

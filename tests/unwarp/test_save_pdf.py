@@ -21,9 +21,11 @@ from pagefix.inputs import Page, iter_pages
 
 REPO = Path(__file__).resolve().parents[2]
 
-FLAT_JPEG = "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"
-WARPED_JPEG = "unwarp/docunet_crop/1_1.jpg"
-FLAT_PNG = "orientation/upright/tess__testing_eurotext.png"
+
+@pytest.fixture(scope="module")
+def sources(pages):
+    """A flat JPEG page, a curled photo (JPEG) and a flat PNG page."""
+    return [pages.scan_jpeg, pages.curled_jpeg, pages.table_png]
 
 
 def images_of(path) -> tuple[pdfium.PdfDocument, list[list[pdfium.PdfImage]]]:
@@ -32,8 +34,7 @@ def images_of(path) -> tuple[pdfium.PdfDocument, list[list[pdfium.PdfImage]]]:
     return pdf, [[obj for obj in pdf[i].get_objects() if isinstance(obj, pdfium.PdfImage)] for i in range(len(pdf))]
 
 
-def test_three_pages_in_order_with_the_untouched_jpeg_kept(pipeline, shared_data, tmp_path):
-    sources = [shared_data / FLAT_JPEG, shared_data / WARPED_JPEG, shared_data / FLAT_PNG]
+def test_three_pages_in_order_with_the_untouched_jpeg_kept(pipeline, sources, tmp_path):
     results = pipeline.predict([str(p) for p in sources])
     assert [r.unwarp_applied for r in results] == [False, True, False]
     target = save_pdf(results, tmp_path / "out.pdf", dpi=150)
@@ -47,10 +48,16 @@ def test_three_pages_in_order_with_the_untouched_jpeg_kept(pipeline, shared_data
         assert len(images[i]) == 1 and images[i][0].get_px_size() == (w, h)
         assert images[i][0].get_filters() == ["DCTDecode"]
     assert bytes(images[0][0].get_data(decode_simple=False)) == sources[0].read_bytes()
-    # The unwarped page is its own pixels, encoded once: render it back and compare.
-    rendered = np.asarray(pdf[1].render(scale=150 / 72).to_pil().convert("RGB"))[:, :, ::-1]
-    assert rendered.shape == results[1].output_img.shape
-    assert np.abs(rendered.astype(np.int16) - results[1].output_img).mean() < 3
+    # The unwarped page is its own pixels, encoded once: decode the embedded image and compare
+    # (measured: 0.5 grey levels on the curled photo, 0.7 on a DocUNet photo; rendering the page
+    # at 150 dpi instead adds pdfium's resampling, 2.7 to 3.3).
+    embedded = np.asarray(images[1][0].get_bitmap().to_pil().convert("RGB"))[:, :, ::-1]
+    assert embedded.shape == results[1].output_img.shape
+    assert np.abs(embedded.astype(np.int16) - results[1].output_img).mean() < 1.5
+    rendered = pdf[1].render(scale=150 / 72).to_pil()
+    h, w = results[1].output_img.shape[:2]
+    # pdfium rounds the rendered size up: 960 pt at 150/72 can come out as 2001 px for 2000.
+    assert 0 <= rendered.height - h <= 1 and 0 <= rendered.width - w <= 1
     pdf.close()
 
 
@@ -71,14 +78,15 @@ def test_save_pdf_takes_results_only(tmp_path):
         save_pdf([np.zeros((4, 4, 3), np.uint8)], tmp_path / "x.pdf")
 
 
-def _three_page_pdf(shared_data, path) -> None:
-    pages = [Image.open(shared_data / name).convert("RGB") for name in (FLAT_JPEG, WARPED_JPEG, FLAT_PNG)]
+def _three_page_pdf(sources, path) -> None:
+    # Half size: the CLI renders the 72-dpi pages at twice their pixel size.
+    pages = [Image.open(name).convert("RGB").reduce(2) for name in sources]
     pages[0].save(path, "PDF", resolution=72, save_all=True, append_images=pages[1:])
 
 
-def test_cli_writes_one_pdf_per_document(shared_data, tmp_path, capsys):
+def test_cli_writes_one_pdf_per_document(sources, tmp_path, capsys):
     document = tmp_path / "three.pdf"
-    _three_page_pdf(shared_data, document)
+    _three_page_pdf(sources, document)
     out = tmp_path / "fixed.pdf"
     # Deskew off: a straightened page gains the corners its turn needs (docs: skew.md).
     code = main(["doc_preprocessor", "-i", str(document), "--save_pdf", str(out), "--pdf_dpi", "72",
@@ -92,20 +100,20 @@ def test_cli_writes_one_pdf_per_document(shared_data, tmp_path, capsys):
         # Each page keeps its input page's size in points, whatever the render scale.
         assert pdf[i].get_size() == pytest.approx(sizes[i], rel=0.01)
     # A rendered input page is 2x its 72-dpi size (pdf_render_scale 2); page order is kept.
-    assert [img[0].get_px_size() for img in images][0] == (2 * 601, 2 * 792)
+    first = Image.open(sources[0]).reduce(2).size
+    assert [img[0].get_px_size() for img in images][0] == (2 * first[0], 2 * first[1])
     pdf.close()
     capsys.readouterr()
 
     folder = tmp_path / "pdfs"
-    code = main(["doc_preprocessor", "-i", str(shared_data / FLAT_JPEG), str(shared_data / FLAT_PNG),
+    code = main(["doc_preprocessor", "-i", str(sources[0]), str(sources[2]),
                  "--save_pdf", str(folder), "--use_doc_unwarping", "False", "--cpu_threads", "2"])
     assert code == 0
-    assert sorted(p.name for p in folder.iterdir()) == sorted([
-        "publaynet__examples_PMC3576793_00004.pdf", "tess__testing_eurotext.pdf"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{sources[0].stem}.pdf", f"{sources[2].stem}.pdf"])
 
 
-def test_cli_refuses_one_pdf_file_for_several_documents(shared_data, tmp_path, capsys):
-    code = main(["doc_preprocessor", "-i", str(shared_data / FLAT_JPEG), str(shared_data / FLAT_PNG),
+def test_cli_refuses_one_pdf_file_for_several_documents(sources, tmp_path, capsys):
+    code = main(["doc_preprocessor", "-i", str(sources[0]), str(sources[2]),
                  "--save_pdf", str(tmp_path / "one.pdf")])
     assert code == 2
     assert "several documents" in capsys.readouterr().err

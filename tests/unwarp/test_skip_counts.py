@@ -1,4 +1,4 @@
-"""The flat-page rule on every page of the shared data (one UVDoc probe per page, about 1.5-2
+"""The flat-page rule on every page of the real data sets (one UVDoc probe per page, about 1.5-2
 minutes on 2 cores): it must leave flat pages alone and unwarp warped photos."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pagefix.pipeline.settings import PipelineConfig
 
 
 @pytest.mark.slow
-def test_skip_counts_on_the_shared_data(unwarper, page_sets, decode_page):
+@pytest.mark.realdata
+def test_skip_counts_on_the_real_data(unwarper, page_sets, decode_page):
     config = PipelineConfig()
     skipped = {}
     for name, files in page_sets.items():

@@ -1,4 +1,4 @@
-"""skip_flat_pages and keep_margin in the pipeline, on real pages: what is skipped comes back
+"""skip_flat_pages and keep_margin in the pipeline, on a rendered page and a curled photo: what is skipped comes back
 pixel for pixel, what is unwarped is the reference's output, and the settings reach the models."""
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ import pytest
 from pagefix import ConfigError, DocPreprocessor
 from pagefix.geometry.resample import apply_grid
 
-FLAT_JPEG = "orientation/upright/publaynet__examples_PMC3576793_00004.jpg"
-CURLED = "unwarp/inv3d_real/00411/warped_document_curled_bright.jpg"
-DOCUNET = "unwarp/docunet_crop/1_1.jpg"
-
 
 @pytest.fixture(scope="module")
 def sharing(pipeline):
@@ -25,8 +21,8 @@ def sharing(pipeline):
     return build
 
 
-def test_a_flat_jpeg_page_comes_back_untouched(pipeline, shared_data):
-    path = shared_data / FLAT_JPEG
+def test_a_flat_jpeg_page_comes_back_untouched(pipeline, pages):
+    path = pages.scan_jpeg
     result = pipeline.predict(str(path))[0]
     assert result.angle == 0
     assert result.unwarp_applied is False
@@ -42,16 +38,16 @@ def test_a_flat_jpeg_page_comes_back_untouched(pipeline, shared_data):
     assert np.array_equal(result.map_to_output(points), points)
 
 
-def test_without_skipping_the_output_is_the_reference_unwarp(pipeline, shared_data, decode_page):
-    image = decode_page(shared_data / FLAT_JPEG)
+def test_without_skipping_the_output_is_the_reference_unwarp(pipeline, pages, decode_page):
+    image = decode_page(pages.scan_jpeg)
     result = pipeline.predict(image, skip_flat_pages=False)[0]
     assert result.unwarp_applied is True and result.warp_score is None and result.source_jpeg is None
     reference = apply_grid(image, pipeline.unwarper.predict_grids([image])[0])
     assert np.array_equal(result.output_img, reference)
 
 
-def test_a_warped_photo_is_unwarped_with_its_own_grid(pipeline, shared_data, decode_page):
-    image = decode_page(shared_data / CURLED)
+def test_a_warped_photo_is_unwarped_with_its_own_grid(pipeline, pages, decode_page):
+    image = decode_page(pages.curled_jpeg)
     result = pipeline.predict(image, use_doc_orientation_classify=False)[0]
     assert result.unwarp_applied is True
     assert result.warp_score > pipeline.config.max_warp_score
@@ -59,8 +55,8 @@ def test_a_warped_photo_is_unwarped_with_its_own_grid(pipeline, shared_data, dec
     assert np.array_equal(result.output_img, apply_grid(image, pipeline.unwarper.predict_grids([image])[0]))
 
 
-def test_a_turned_flat_page_comes_back_upright_and_untouched(pipeline, shared_data, decode_page):
-    upright = decode_page(shared_data / FLAT_JPEG)
+def test_a_turned_flat_page_comes_back_upright_and_untouched(pipeline, pages, decode_page):
+    upright = decode_page(pages.scan_jpeg)
     result = pipeline.predict(np.ascontiguousarray(np.rot90(upright)))[0]  # content turned 90° counter-clockwise
     assert result.angle == 270
     assert result.unwarp_applied is False
@@ -72,15 +68,15 @@ def test_a_turned_flat_page_comes_back_upright_and_untouched(pipeline, shared_da
     assert np.allclose(result.map_to_output([[0.0, w - 1.0]]), [[0.0, 0.0]])
 
 
-def test_unwarping_off_reports_no_score(pipeline, shared_data):
-    result = pipeline.predict(str(shared_data / CURLED), use_doc_unwarping=False)[0]
+def test_unwarping_off_reports_no_score(pipeline, pages):
+    result = pipeline.predict(str(pages.curled_jpeg), use_doc_unwarping=False)[0]
     assert result.unwarp_applied is False and result.warp_score is None
     assert result.to_dict()["warp_score"] is None
     assert result.output_img is result.rot_img
 
 
-def test_settings_from_the_constructor_and_per_call(sharing, shared_data, decode_page):
-    image = decode_page(shared_data / DOCUNET)
+def test_settings_from_the_constructor_and_per_call(sharing, pages):
+    image = pages.curled_crop
     built = sharing(skip_flat_pages=False, keep_margin=0.1, use_doc_orientation_classify=False)
     result = built.predict(image)[0]
     h, w = image.shape[:2]
@@ -93,8 +89,8 @@ def test_settings_from_the_constructor_and_per_call(sharing, shared_data, decode
     assert overridden.output_img.shape == image.shape and overridden.warp_score is not None
 
 
-def test_fill_color_is_rgb(sharing, shared_data, decode_page):
-    image = decode_page(shared_data / DOCUNET)
+def test_fill_color_is_rgb(sharing, pages):
+    image = pages.curled_crop
     built = sharing(skip_flat_pages=False, keep_margin=0.1, fill_color=(255, 0, 0),
                     use_doc_orientation_classify=False)
     corner = built.predict(image)[0].output_img[0, 0]
@@ -121,8 +117,8 @@ def test_bad_settings_are_refused(sharing, bad):
         sharing(**bad)
 
 
-def test_bad_per_call_settings_are_refused(pipeline, shared_data):
+def test_bad_per_call_settings_are_refused(pipeline, pages):
     with pytest.raises(ConfigError, match="keep_margin"):
-        pipeline.predict(str(shared_data / FLAT_JPEG), keep_margin=2.0)
+        pipeline.predict(str(pages.scan_jpeg), keep_margin=2.0)
     with pytest.raises(ConfigError, match="unknown"):
         pipeline.process_pages([], {"keep_edges": True})

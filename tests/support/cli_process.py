@@ -1,5 +1,5 @@
 """Running the CLI in a subprocess and measuring it: exit status, output, wall time and peak RSS
-(os.wait4). Imported by name: conftest puts this folder on sys.path."""
+(os.wait4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A misbehaving web server on 127.0.0.1 for the fetcher's tests: every route is one way a server
-can be slow, large, redirecting or wrong. Imported by name: conftest puts this folder on sys.path."""
+can be slow, large, redirecting or wrong."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
-"""Helpers shared by the HTTP tests (imported by name: conftest puts this folder on sys.path)."""
+"""Helpers shared by the HTTP tests: the app served on 127.0.0.1 in a thread, base64 and image encoding."""
 
 from __future__ import annotations
 
 import base64
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,11 +14,7 @@ from PIL import Image
 
 from pagefix.serving.server import server_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .ports import free_port
 
 
 @contextmanager
