@@ -32,6 +32,9 @@ DEFAULT_MAX_LENGTH = 8192
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PORT = re.compile(r"[0-9]{1,5}")
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_HEX = re.compile(r"0x[0-9a-f]{1,64}")  # a bare "0x": the URL standard reads 0, the C library refuses
+_OCTAL = re.compile(r"0[0-7]{1,64}")
+_DECIMAL = re.compile(r"[1-9][0-9]*|0")
 _SHOWN = 80  # characters of a refused URL quoted back in its message
 
 
@@ -225,16 +228,16 @@ def _ipv4(labels: list[str], shown: str) -> ipaddress.IPv4Address:
         raise _Refused(f"the host {shown[:60]!r} ends in a number but has more than 4 parts, so it is no IPv4 address")
     values = []
     for part in labels:
-        try:
-            if part.startswith("0x"):
-                value = int(part[2:] or "0", 16)
-            elif len(part) > 1 and part.startswith("0"):
-                value = int(part[1:], 8)
-            else:
-                value = int(part, 10)
-        except ValueError:
+        # Digits only, checked before int(), which would also take "+1", "-1", " 1" and "1_0".
+        if _HEX.fullmatch(part):
+            value = int(part[2:], 16)
+        elif _OCTAL.fullmatch(part):
+            value = int(part, 8)
+        elif _DECIMAL.fullmatch(part) and len(part) <= 20:
+            value = int(part, 10)
+        else:
             raise _Refused(f"the host {shown[:60]!r} ends in a number but {part[:20]!r} is not one, "
-                           "so it is no IPv4 address") from None
+                           "so it is no IPv4 address")
         values.append(value)
     *leading, last = values
     if any(v > 255 for v in leading) or last >= 256 ** (5 - len(values)):
