@@ -18,11 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..errors import FetchError, InputError, PagefixError
 from ..pipeline.settings import load_config
+from .body import parse_infer_request
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
@@ -116,10 +118,13 @@ def create_app(
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(INFER_PATH, operation_id="infer", response_model=InferResponse,
-              response_model_exclude_none=True, responses=_ERRORS, tags=["document preprocessing"])
-    async def infer(body: InferRequest, request: Request) -> Response:
+              response_model_exclude_none=True, responses=_ERRORS, tags=["document preprocessing"],
+              openapi_extra=_REQUEST_BODY)
+    async def infer(request: Request) -> Response:
         """Turn the pages of an image or PDF upright and flat."""
         log_id = log_id_of(request)
+        # The intake has buffered the body; it is parsed on a worker thread (see serving/body.py).
+        body = await run_in_threadpool(parse_infer_request, await request.body(), request.headers.get("content-type"))
         ticket = ticket_of(request.scope)
         if ticket is None:  # the intake always reserves one; without it the app is misassembled
             raise RuntimeError("request reached the endpoint without a pool place")
@@ -138,7 +143,31 @@ def create_app(
             return _internal_error(log_id, request, exc)
         return Response(answer, media_type="application/json")
 
+    _document_request_body(app)
     return app
+
+
+# The endpoint reads its body itself (off the event loop), so FastAPI is told what it is.
+_REQUEST_BODY = {
+    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}},
+                    "required": True},
+}
+
+
+def _document_request_body(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            model = InferRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            for field in model.get("properties", {}).values():
+                if "default" in field and field["default"] is None:
+                    del field["default"]  # as FastAPI writes the schema of a body model
+            schema.setdefault("components", {}).setdefault("schemas", {})["InferRequest"] = model
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:
