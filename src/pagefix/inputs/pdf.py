@@ -26,7 +26,7 @@ import pypdfium2 as pdfium
 from ..errors import InputError, LimitExceededError, PagefixError, PasswordProtectedError
 from ..limits import Limits
 
-__all__ = ["iter_pdf_pages", "pdf_render_scale"]
+__all__ = ["iter_pdf_page_sizes", "iter_pdf_pages", "pdf_render_scale"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ _MISSING_RUN = 20
 _REOPEN_EVERY = 16
 
 
-def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float:
-    """The scale to render a page at: the configured one, lowered to fit `max_pixels`."""
+def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits, quiet: bool = False) -> float:
+    """The scale to render a page at: the configured one, lowered to fit `max_pixels` (with a
+    warning, unless `quiet`)."""
     if not (math.isfinite(width_pt) and math.isfinite(height_pt)) or width_pt <= 0 or height_pt <= 0:
         raise InputError(f"PDF page has an invalid size {width_pt}x{height_pt} pt")
     scale = limits.pdf_render_scale
@@ -62,11 +63,46 @@ def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits) -> float
             f"PDF page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered under the limit of "
             f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}"
         )
-    logger.warning(
-        "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",
-        width_pt, height_pt, fitted, scale, limits.max_pixels / 1e6,
-    )
+    if not quiet:
+        logger.warning(
+            "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",
+            width_pt, height_pt, fitted, scale, limits.max_pixels / 1e6,
+        )
     return fitted
+
+
+def iter_pdf_page_sizes(source: bytes, limits: Limits, max_pages: int | None = None) -> Iterator[tuple[int, int]]:
+    """(width, height) in pixels of each page as `iter_pdf_pages` would render it, read from the
+    page boxes without rendering anything. Pages that cannot be loaded or sized are left out
+    (rendering reports them); an unreadable file yields nothing."""
+    try:
+        document = _open(source)
+    except PagefixError:
+        return
+    try:
+        with PDFIUM_LOCK:
+            count = len(document)
+        for bound in (limits.max_pdf_pages, max_pages):
+            if bound is not None:
+                count = min(count, bound)
+        for index in range(count):
+            with PDFIUM_LOCK:
+                try:
+                    page = document[index]
+                except (pdfium.PdfiumError, IndexError):
+                    continue
+                try:
+                    width, height = page.get_size()
+                finally:
+                    page.close()
+            try:
+                scale = pdf_render_scale(width, height, limits, quiet=True)
+            except PagefixError:
+                continue
+            yield math.ceil(width * scale), math.ceil(height * scale)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
 
 
 def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits,

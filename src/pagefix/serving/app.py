@@ -42,7 +42,7 @@ _ERRORS = {
     for status, text in {
         400: "The request body cannot be read (bad Content-Length, nesting too deep).",
         408: "The request body was not received in time (Serving.body_timeout).",
-        413: "The request body is over Serving.max_request_bytes.",
+        413: "The request body is over Serving.max_request_bytes, or its pages over Serving.max_request_pixels.",
         422: "The body does not match the schema, or the file cannot be used (named in errorMsg).",
         500: "Internal server error (details in the server log under the logId).",
         503: "Too many requests queued, or the server is stopping; see Retry-After.",
