@@ -200,8 +200,9 @@ def _render(page: pdfium.PdfPage, index: int, limits: Limits, min_short_side: in
                 scale = min(scale, max(min_short_side / max(min(width, height), 1.0), limits.pdf_min_render_scale))
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
-                # pypdfium2 renders BGR(x) by default: already the pipeline's channel order.
-                return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+                # pypdfium2 renders packed BGR into a buffer Python owns (closing the bitmap keeps
+                # it): the array is that buffer, not a copy beside it (300 MB less at 100 MP).
+                return np.ascontiguousarray(bitmap.to_numpy()[:, :, :3])
             finally:
                 bitmap.close()
         except pdfium.PdfiumError as exc:
