@@ -37,6 +37,10 @@ class Limits:
     #: PDF render scale; 2.0 = 144 DPI like the reference. Lowered (with a warning) for a page whose
     #: rendered size would exceed `max_pixels`.
     pdf_render_scale: float = 2.0
+    #: Pixels of a rendered PDF page: its scale is lowered (with a warning) to stay under this or
+    #: `max_pixels`, whichever is smaller. Below `max_pixels` because a page box may claim any size
+    #: at no cost in the file; 50 MP holds an A0 sheet (32 MP) at the default scale.
+    max_pdf_page_pixels: int = 50_000_000
     #: Smallest scale a PDF page may be lowered to before it is refused.
     pdf_min_render_scale: float = 0.1
     #: Seconds to connect, and between two reads, when fetching a URL.
@@ -75,7 +79,8 @@ class Limits:
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Limits:
-        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_jpeg_scans", "max_redirects", "max_url_length"):
+        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_jpeg_scans", "max_redirects", "max_url_length",
+                     "max_pdf_page_pixels"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"limit {name} must be >= 0")
         if self.max_pdf_pages is not None and self.max_pdf_pages < 1:

@@ -53,9 +53,9 @@ def test_page_sizes_come_from_headers_and_page_boxes() -> None:
     # 10 inches at the default scale 2.0 (144 DPI): 1440 x 1440 pixels a page
     assert list(iter_page_sizes(pdf(3, 10), limits)) == [(1440, 1440)] * 3
     assert list(iter_page_sizes(pdf(3, 10), limits, max_pages=2)) == [(1440, 1440)] * 2
-    # a 100-inch page is rendered lowered to the per-page limit of 100 MP
+    # a 100-inch page is rendered lowered to the PDF page limit of 50 MP
     ((width, height),) = iter_page_sizes(pdf(1, 100), limits)
-    assert width * height <= limits.max_pixels and width > 9000
+    assert width * height <= limits.max_pdf_page_pixels == 50_000_000 and width > 7000
     assert list(iter_page_sizes(tiff(3, 64), limits)) == [(64, 64)] * 3
     assert list(iter_page_sizes(png(300), limits)) == [(300, 300)]
     assert list(iter_page_sizes(b"not an image", limits)) == []
@@ -88,16 +88,16 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     yield calls
 
 
-def test_default_budget_refuses_three_pages_of_100_megapixels(pipeline: DocPreprocessor, decoded: list[bytes]) -> None:
+def test_default_budget_refuses_five_pages_of_50_megapixels(pipeline: DocPreprocessor, decoded: list[bytes]) -> None:
     assert ServingSettings().max_request_pixels == 200_000_000
     app = create_app(pipeline)
     try:
-        answer = post(app, pdf(3, 100))
+        answer = post(app, pdf(5, 100))
     finally:
         app.state.pool.shutdown()
     assert answer.status_code == 413, answer.text
     message = answer.json()["errorMsg"]
-    assert "pixel budget of 200 MP (Serving.max_request_pixels): pages 0 to 2 add up to" in message, message
+    assert "pixel budget of 200 MP (Serving.max_request_pixels): pages 0 to 4 add up to" in message, message
     assert decoded == []  # refused before the first page was rendered
 
 

@@ -47,26 +47,27 @@ _REOPEN_EVERY = 16
 
 
 def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits, quiet: bool = False) -> float:
-    """The scale to render a page at: the configured one, lowered to fit `max_pixels` (with a
-    warning, unless `quiet`)."""
+    """The scale to render a page at: the configured one, lowered to fit `max_pdf_page_pixels` and
+    `max_pixels` (with a warning, unless `quiet`)."""
     if not (math.isfinite(width_pt) and math.isfinite(height_pt)) or width_pt <= 0 or height_pt <= 0:
         raise InputError(f"PDF page has an invalid size {width_pt}x{height_pt} pt")
     scale = limits.pdf_render_scale
-    if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= limits.max_pixels:
+    cap = min(limits.max_pixels, limits.max_pdf_page_pixels)
+    if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= cap:
         return scale
     # ceil() makes the rendered size a step function of the scale: shrink until it fits.
-    fitted = math.sqrt(limits.max_pixels / (width_pt * height_pt))
-    while fitted > 0 and math.ceil(width_pt * fitted) * math.ceil(height_pt * fitted) > limits.max_pixels:
+    fitted = math.sqrt(cap / (width_pt * height_pt))
+    while fitted > 0 and math.ceil(width_pt * fitted) * math.ceil(height_pt * fitted) > cap:
         fitted *= 0.999
     if fitted < limits.pdf_min_render_scale:
         raise LimitExceededError(
             f"PDF page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered under the limit of "
-            f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}"
+            f"{cap / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}"
         )
     if not quiet:
         logger.warning(
             "PDF page of %.0fx%.0f pt rendered at scale %.3f instead of %.3f to stay under %.1f MP",
-            width_pt, height_pt, fitted, scale, limits.max_pixels / 1e6,
+            width_pt, height_pt, fitted, scale, cap / 1e6,
         )
     return fitted
 
