@@ -75,12 +75,19 @@ class Limits:
     #: blurrier than the file; lowered (with a warning) for a page whose rendered size would exceed
     #: `max_pixels`, which is the cap to set to bound the cost.
     pdf_render_scale: float = 2.0
+    #: Pixels of a rendered PDF page: its scale is lowered (with a warning) to stay under this or
+    #: `max_pixels`, whichever is smaller. Below `max_pixels` because a page box may claim any size
+    #: at no cost in the file; 50 MP holds an A0 sheet (32 MP) at the default scale.
+    max_pdf_page_pixels: int = 50_000_000
     #: Smallest scale a PDF page may be lowered to before it is refused.
     pdf_min_render_scale: float = 0.1
     #: Seconds to connect, and between two reads, when fetching a URL.
     fetch_timeout: float = 10.0
-    #: Seconds for a whole download, however the server trickles.
-    fetch_deadline: float = 60.0
+    #: Seconds for a whole download (resolving, connecting, every redirect, the first byte and the
+    #: whole body), however the server trickles. The same in every front end.
+    fetch_deadline: float = 30.0
+    #: Characters in a URL given as input (a browser's limit is about 2 MB, a server's 8 KiB).
+    max_url_length: int = 8192
     #: Redirects followed per download (each is re-checked).
     max_redirects: int = 3
     #: Whether URLs may resolve to loopback/private/link-local addresses. True for the CLI and
@@ -109,11 +116,14 @@ class Limits:
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Limits:
-        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_jpeg_scans", "max_redirects"):
+        for name in ("max_pixels", "max_file_bytes", "max_frames", "max_jpeg_scans", "max_redirects", "max_url_length",
+                     "max_pdf_page_pixels"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"limit {name} must be >= 0")
         if self.max_pdf_pages is not None and self.max_pdf_pages < 1:
             raise ConfigError("limit max_pdf_pages must be >= 1 or null")
+        if not (self.fetch_deadline > 0 and self.fetch_timeout > 0):
+            raise ConfigError("fetch_deadline and fetch_timeout must be a number of seconds > 0")
         if not 0 < self.pdf_min_render_scale <= self.pdf_render_scale:
             raise ConfigError("pdf_render_scale must be > 0 and >= pdf_min_render_scale")
         return self

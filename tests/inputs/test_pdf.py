@@ -32,6 +32,22 @@ def test_render_scale_is_lowered_to_fit_the_pixel_cap(caplog: pytest.LogCaptureF
             pdf_render_scale(bad, 100, limits)
 
 
+def test_pdf_pages_have_their_own_lower_cap(caplog: pytest.LogCaptureFixture) -> None:
+    """A page box costs nothing in the file: a 200-inch page renders at 50 MP, not at max_pixels."""
+    limits = Limits()
+    assert limits.max_pdf_page_pixels == 50_000_000 < limits.max_pixels
+    assert pdf_render_scale(595, 842, limits) == 2.0  # A4 at 144 DPI: untouched
+    assert pdf_render_scale(2384, 3370, limits) == 2.0  # A0 (32 MP): untouched
+    scale = pdf_render_scale(14400, 14400, limits)
+    assert 49_000_000 < (14400 * scale) ** 2 <= 50_000_000
+    scale = pdf_render_scale(14400, 14400, limits.replace(max_pdf_page_pixels=10_000_000))
+    assert (14400 * scale) ** 2 <= 10_000_000
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        pdf_render_scale(14400, 14400, limits, quiet=True)
+    assert "rendered at scale" not in caplog.text
+
+
 def test_a_huge_mediabox_renders_within_the_cap() -> None:
     data = raw_pdf([CATALOG, pages_object([3], 1), page_object(b"0 0 14400 14400")])
     ((index, page),) = list(iter_pdf_pages(data, Limits(max_pixels=4_000_000)))

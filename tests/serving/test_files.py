@@ -36,9 +36,11 @@ def test_any_text_decodes_or_is_an_input_error(text: str) -> None:
 
 
 def test_url_like_strings_are_never_decoded_as_base64() -> None:
-    for text in ("ftp://host/file", "file:///etc/passwd", "gopher://x/", "http://"):
+    for text in ("ftp://host/file", "file:///etc/passwd", "gopher://x/"):
         with pytest.raises(InputError, match="only http:// and https://"):
             read_file_field(text, Limits())
+    with pytest.raises(InputError, match="invalid URL 'http://': it has no host"):
+        read_file_field("http://", Limits())
 
 
 def test_file_type_is_checked_against_the_bytes() -> None:

@@ -160,6 +160,12 @@ def _relative(path: str, base: str) -> str:
 
 def open_filesystem(uri: str) -> tuple[Any, str]:
     """The pyarrow filesystem of `uri` and the path in it (pyarrow needed: the `batch` extra)."""
+    if _scheme_of(uri) in ("http", "https"):
+        # A web server lists nothing and resumes nothing; pyarrow would only say "unrecognized".
+        raise InputError(
+            f"{uri[:200]}: http(s) URLs are not batch inputs (batch reads files and file://, s3://, gs:// "
+            "URIs); download it first, or give it to `pagefix doc_preprocessor`, which fetches URLs"
+        )
     fs_module = _pyarrow_fs()
     try:
         return fs_module.FileSystem.from_uri(uri)

@@ -31,8 +31,10 @@ from ..limits import Limits
 from .formats import sniff_format
 from .probe import check_structure
 
-__all__ = ["DecodedFrame", "array_to_bgr", "check_pixels", "decode_image", "decode_image_sized", "has_exif_turn",
-           "to_bgr_array"]
+__all__ = [
+    "DecodedFrame", "array_to_bgr", "check_pixels", "decode_image", "decode_image_sized", "has_exif_turn",
+    "iter_image_sizes", "to_bgr_array",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +166,33 @@ def _frame_dpi(dpi: tuple[float, float] | None, stored: tuple[int, int], shape: 
     width, height = (shape[0], shape[1]) if turned else (shape[1], shape[0])
     x, y = dpi[0] * width / stored[0], dpi[1] * height / stored[1]
     return (y, x) if turned else (x, y)
+
+
+def iter_image_sizes(data: bytes, fmt: str, limits: Limits, max_frames: int | None = None) -> Iterator[tuple[int, int]]:
+    """(width, height) of each frame `decode_image` would yield, from the headers only (a TIFF's
+    frames are found one at a time, after the same structure checks). Where reading stops with an
+    error, the sizes stop too: decoding reports the error."""
+    if fmt not in _PIL_FORMATS:
+        return
+    try:
+        check_structure(data, fmt, limits)
+        image = _open(data, fmt, limits)
+    except PagefixError:
+        return
+    try:
+        if not (fmt == "tiff" and getattr(image, "is_animated", False)):
+            yield image.size
+            return
+        bound = limits.max_frames if max_frames is None else min(max_frames, limits.max_frames)
+        for index in range(bound):
+            try:
+                with _quiet():
+                    image.seek(index)
+            except (EOFError, *_DECODE_ERRORS):
+                return
+            yield image.size
+    finally:
+        image.close()
 
 
 def _draft(image: Image.Image, min_short_side: int) -> None:

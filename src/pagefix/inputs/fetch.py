@@ -19,13 +19,14 @@ import urllib.request
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpcore
 import httpx
 
 from ..errors import FetchError, LimitExceededError
 from ..limits import Limits
+from .urls import WebURL, is_url, parse_url
 
 __all__ = ["address_is_public", "fetch_url", "is_url"]
 
@@ -36,10 +37,6 @@ logger = logging.getLogger(__name__)
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def is_url(text: str) -> bool:
-    return text[:8].lower().startswith(("http://", "https://")) and bool(urlsplit(text).netloc)
 
 
 def address_is_public(address: str) -> bool:
@@ -90,7 +87,8 @@ class _AddressPolicy:
         if any(ip in net for net in self.networks if net.version == ip.version):
             return
         if not address_is_public(address):
-            raise _BlockedAddress(f"{host} resolves to {address}, a non-public address")
+            where = f"{host} is" if host == address else f"{host} resolves to {address},"
+            raise _BlockedAddress(f"{where} a non-public address")
 
 
 class _Deadline:
@@ -166,7 +164,7 @@ def _resolve(host: str, port: int, timeout: float) -> list[str]:
     def lookup() -> None:
         try:
             answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a name IDNA refuses
             answer["error"] = exc
 
     worker = threading.Thread(target=lookup, name="pagefix-resolve", daemon=True)
@@ -179,10 +177,10 @@ def _resolve(host: str, port: int, timeout: float) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in answer["infos"]))
 
 
-def _client(url: str, limits: Limits, deadline: _Deadline) -> httpx.Client:
+def _client(target: WebURL, limits: Limits, deadline: _Deadline) -> httpx.Client:
     backend = _Backend(_AddressPolicy(limits), deadline)
     ssl_context = httpx.create_ssl_context()
-    proxy = _env_proxy(url) if limits.allow_private_urls else None
+    proxy = _env_proxy(target) if limits.allow_private_urls else None
     pool: httpcore.ConnectionPool
     if proxy:
         # The CLI and the Python API honour the usual proxy variables; the guarded service never
@@ -200,10 +198,9 @@ def _client(url: str, limits: Limits, deadline: _Deadline) -> httpx.Client:
     )
 
 
-def _env_proxy(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
-    proxy = urllib.request.getproxies().get(urlsplit(url).scheme.lower())
-    if not proxy or urllib.request.proxy_bypass(host):
+def _env_proxy(target: WebURL) -> str | None:
+    proxy = urllib.request.getproxies().get(target.scheme)
+    if not proxy or urllib.request.proxy_bypass(target.host):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
 
@@ -214,39 +211,57 @@ def fetch_url(url: str, limits: Limits) -> bytes:
     >>> data = fetch_url("http://127.0.0.1:8000/page.jpg", Limits())  # doctest: +SKIP
     """
     deadline = _Deadline(limits.fetch_deadline)
+    target = parse_url(url, limits.max_url_length)
     for _hop in range(limits.max_redirects + 1):
-        if not is_url(url):
-            raise FetchError(f"only http and https URLs can be fetched, not {url[:200]!r}", reason="scheme", url=url)
         try:
-            with _client(url, limits, deadline) as client, client.stream("GET", url) as response:
-                if response.status_code in _REDIRECTS and response.headers.get("location"):
-                    url = urljoin(url, response.headers["location"])
+            if target.address is not None:
+                # An address written in the URL (in any spelling) is refused here, before any socket.
+                _AddressPolicy(limits).check(target.host, str(target.address))
+            with _client(target, limits, deadline) as client, client.stream("GET", target.url) as response:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECTS and location:
+                    target = _redirected(target, location, limits)
                     continue
                 if not response.is_success:
-                    raise FetchError(f"could not fetch file: HTTP {response.status_code}", reason="status", url=url,
-                                     status_code=response.status_code)
-                return _read_capped(response, limits, deadline)
+                    raise FetchError(f"could not fetch file: HTTP {response.status_code}", reason="status",
+                                     url=target.url, status_code=response.status_code)
+                return _read_capped(response, limits, deadline, url)
         except _BlockedAddress as exc:
             raise FetchError(f"could not fetch file: address not allowed ({exc})", reason="blocked_address",
-                             url=url) from exc
+                             url=target.url) from exc
         except httpx.TimeoutException as exc:
             if deadline.passed():
-                raise FetchError(_too_slow(limits), reason="timeout", url=url) from exc
+                raise FetchError(_too_slow(url, limits), reason="timeout", url=target.url) from exc
             raise FetchError(f"could not fetch file: timed out ({exc or type(exc).__name__})", reason="timeout",
-                             url=url) from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(f"could not fetch file: {exc}", reason="connect", url=url) from exc
-    raise FetchError(f"could not fetch file: more than {limits.max_redirects} redirects", reason="redirects", url=url)
+                             url=target.url) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise FetchError(f"could not fetch file: {exc}", reason="connect", url=target.url) from exc
+    raise FetchError(f"could not fetch file: more than {limits.max_redirects} redirects", reason="redirects",
+                     url=target.url)
 
 
-def _too_slow(limits: Limits) -> str:
+def _redirected(current: WebURL, location: str, limits: Limits) -> WebURL:
+    """The next hop, read by the same parser as the first."""
+    try:
+        joined = urljoin(current.url, location)
+    except ValueError as exc:
+        raise FetchError(f"could not fetch file: redirected to an invalid URL ({exc})", reason="invalid_url",
+                         url=current.url) from None
+    try:
+        return parse_url(joined, limits.max_url_length)
+    except FetchError as exc:
+        raise FetchError(f"could not fetch file: redirected to {exc}", reason=exc.reason, url=exc.url) from None
+
+
+def _too_slow(url: str, limits: Limits) -> str:
+    shown = url if len(url) <= 120 else url[:117] + "..."
     return (
-        f"could not fetch file: the download took longer than {limits.fetch_deadline:g} s "
-        "(raise it with PAGEFIX_FETCH_DEADLINE or Limits.fetch_deadline)"
+        f"could not fetch file: the download of {shown} exceeded the {limits.fetch_deadline:g} s deadline "
+        "(Limits.fetch_deadline; raise it with PAGEFIX_FETCH_DEADLINE or the configuration's Limits section)"
     )
 
 
-def _read_capped(response: httpx.Response, limits: Limits, deadline: _Deadline) -> bytes:
+def _read_capped(response: httpx.Response, limits: Limits, deadline: _Deadline, url: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_file_bytes:
         raise _too_big(limits, int(declared))
@@ -258,7 +273,7 @@ def _read_capped(response: httpx.Response, limits: Limits, deadline: _Deadline) 
         if len(body) > limits.max_file_bytes:
             raise _too_big(limits)
         if deadline.passed():
-            raise FetchError(_too_slow(limits), reason="timeout", url=str(response.url))
+            raise FetchError(_too_slow(url, limits), reason="timeout", url=str(response.url))
     return bytes(body)
 
 

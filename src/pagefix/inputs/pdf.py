@@ -27,7 +27,8 @@ import pypdfium2.raw as pdfium_c
 from ..errors import InputError, LimitExceededError, PagefixError, PasswordProtectedError
 from ..limits import Limits
 
-__all__ = ["count_pdf_pages", "embedded_image_dpi", "iter_pdf_pages", "iter_pdf_pages_sized", "pdf_render_scale"]
+__all__ = ["count_pdf_pages", "embedded_image_dpi", "iter_pdf_page_sizes", "iter_pdf_pages", "iter_pdf_pages_sized",
+           "pdf_render_scale"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,32 +53,35 @@ _REOPEN_EVERY = 16
 # rendered at it: a scanned page (one image, or strips of one) counts, a small logo does not.
 _IMAGE_AREA_SHARE = 0.1
 
-
-def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits, wanted: float | None = None) -> float:
+def pdf_render_scale(width_pt: float, height_pt: float, limits: Limits, wanted: float | None = None,
+                     quiet: bool = False) -> float:
     """The scale to render a page at: the configured one, or `wanted` (the scale its scanned images
-    need) when higher; lowered, with a warning, to fit `max_pixels`."""
+    need) when higher; lowered to fit `max_pdf_page_pixels` and `max_pixels` (with a warning,
+    unless `quiet`)."""
     if not (math.isfinite(width_pt) and math.isfinite(height_pt)) or width_pt <= 0 or height_pt <= 0:
         raise InputError(f"PDF page has an invalid size {width_pt}x{height_pt} pt")
     scale = max(limits.pdf_render_scale, wanted or 0.0)
-    if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= limits.max_pixels:
+    cap = min(limits.max_pixels, limits.max_pdf_page_pixels)
+    if math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= cap:
         return scale
     # ceil() makes the rendered size a step function of the scale: shrink until it fits.
-    fitted = math.sqrt(limits.max_pixels / (width_pt * height_pt))
-    while fitted > 0 and math.ceil(width_pt * fitted) * math.ceil(height_pt * fitted) > limits.max_pixels:
+    fitted = math.sqrt(cap / (width_pt * height_pt))
+    while fitted > 0 and math.ceil(width_pt * fitted) * math.ceil(height_pt * fitted) > cap:
         fitted *= 0.999
     if fitted < limits.pdf_min_render_scale:
         raise LimitExceededError(
             f"PDF page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered under the limit of "
-            f"{limits.max_pixels / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}",
+            f"{cap / 1e6:.1f} MP even at scale {limits.pdf_min_render_scale}",
             limit="pdf_min_render_scale", value=limits.pdf_min_render_scale, actual=max(fitted, 0.0),
         )
-    logger.warning(
-        "PDF page of %.0fx%.0f pt rendered at %.0f DPI instead of %.0f DPI%s to stay under %.1f MP "
-        "(Limits.max_pixels): the output is softer than the input",
-        width_pt, height_pt, fitted * 72, scale * 72,
-        " (its scanned images' resolution)" if wanted and wanted > limits.pdf_render_scale else "",
-        limits.max_pixels / 1e6,
-    )
+    if not quiet:
+        logger.warning(
+            "PDF page of %.0fx%.0f pt rendered at %.0f DPI instead of %.0f DPI%s to stay under %.1f MP "
+            "(Limits.max_pixels, Limits.max_pdf_page_pixels): the output is softer than the input",
+            width_pt, height_pt, fitted * 72, scale * 72,
+            " (its scanned images' resolution)" if wanted and wanted > limits.pdf_render_scale else "",
+            cap / 1e6,
+        )
     return fitted
 
 
@@ -105,6 +109,40 @@ def embedded_image_dpi(page: pdfium.PdfPage) -> float | None:
         if covered >= _IMAGE_AREA_SHARE * width * height:
             return dpi
     return None
+
+
+def iter_pdf_page_sizes(source: bytes, limits: Limits, max_pages: int | None = None) -> Iterator[tuple[int, int]]:
+    """(width, height) in pixels of each page as `iter_pdf_pages` would render it, read from the
+    page boxes without rendering anything. Pages that cannot be loaded or sized are left out
+    (rendering reports them); an unreadable file yields nothing."""
+    try:
+        document = _open(source)
+    except PagefixError:
+        return
+    try:
+        with PDFIUM_LOCK:
+            count = len(document)
+        for bound in (limits.max_pdf_pages, max_pages):
+            if bound is not None:
+                count = min(count, bound)
+        for index in range(count):
+            with PDFIUM_LOCK:
+                try:
+                    page = document[index]
+                except (pdfium.PdfiumError, IndexError):
+                    continue
+                try:
+                    width, height = page.get_size()
+                finally:
+                    page.close()
+            try:
+                scale = pdf_render_scale(width, height, limits, quiet=True)
+            except PagefixError:
+                continue
+            yield math.ceil(width * scale), math.ceil(height * scale)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
 
 
 def iter_pdf_pages(source: bytes | str | os.PathLike[str], limits: Limits,
@@ -235,8 +273,9 @@ def _render(page: pdfium.PdfPage, index: int, limits: Limits,
                 scale = pdf_render_scale(width, height, limits, None if wanted is None else wanted / 72.0)
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
-                # pypdfium2 renders BGR(x) by default: already the pipeline's channel order.
-                pixels = np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+                # pypdfium2 renders packed BGR into a buffer Python owns (closing the bitmap keeps
+                # it): the array is that buffer, not a copy beside it (300 MB less at 100 MP).
+                pixels = np.ascontiguousarray(bitmap.to_numpy()[:, :, :3])
             finally:
                 bitmap.close()
         except pdfium.PdfiumError as exc:

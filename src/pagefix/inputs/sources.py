@@ -16,13 +16,15 @@ import numpy as np
 
 from ..errors import InputError, LimitExceededError, PagefixError
 from ..limits import Limits
-from .decode import array_to_bgr, decode_image_sized, has_exif_turn
+from .decode import array_to_bgr, decode_image_sized, has_exif_turn, iter_image_sizes
 from .fetch import fetch_url, is_url
 from .formats import sniff_format
 from .page import Page, PageFailure
-from .pdf import iter_pdf_pages_sized
+from .pdf import iter_pdf_page_sizes, iter_pdf_pages_sized
 
-__all__ = ["IMAGE_SUFFIXES", "Source", "iter_pages", "iter_sources", "list_directory", "pages_from_bytes"]
+__all__ = [
+    "IMAGE_SUFFIXES", "Source", "iter_page_sizes", "iter_pages", "iter_sources", "list_directory", "pages_from_bytes",
+]
 
 #: What a directory listing picks up; the format itself is still decided from the bytes.
 IMAGE_SUFFIXES = frozenset(
@@ -182,6 +184,23 @@ def pages_from_bytes(data: bytes, input_path: str | None, limits: Limits,
             yield item
     except PagefixError as exc:
         yield PageFailure(input_path, None, exc)
+
+
+def iter_page_sizes(data: bytes, limits: Limits, max_pages: int | None = None) -> Iterator[tuple[int, int]]:
+    """(width, height) in pixels of each page `pages_from_bytes` would give (at most `max_pages`),
+    read from image headers and PDF page boxes: nothing is decoded or rendered. Pages whose size
+    cannot be read are left out; decoding them reports why.
+
+    >>> sum(w * h for w, h in iter_page_sizes(open("scan.pdf", "rb").read(), Limits()))  # doctest: +SKIP
+    """
+    try:
+        fmt = sniff_format(data[:1024])
+    except PagefixError:
+        return
+    if fmt == "pdf":
+        yield from iter_pdf_page_sizes(data, limits, max_pages)
+    else:
+        yield from iter_image_sizes(data, fmt, limits, max_pages)
 
 
 def _page_or_failure(page: np.ndarray | PagefixError, path: str | None, index: int | None, fmt: str,

@@ -31,6 +31,13 @@ _ENCODE_PARAMS = {
 }
 
 
+#: Largest image fpng encodes; bigger ones go to OpenCV's zlib. fpng holds about three times the
+#: image in working memory (860 MB beside a 100 MP page, where zlib streams in a few MB), so a
+#: page near the pixel limit would pass 1 GB on the encoder alone. 40 MP covers the three-panel
+#: picture of a 12 MP photo.
+FPNG_MAX_PIXELS = 40_000_000
+
+
 def image_suffix(name: str | None, default: str = ".png") -> str:
     """The suffix results are saved with: the input's own when it is an image suffix we write."""
     suffix = Path(name).suffix.lower() if name else ""
@@ -42,7 +49,8 @@ def encode_image(image: np.ndarray, suffix: str, jpeg_quality: int | None = None
     suffix = suffix.lower()
     if suffix not in _ENCODE_PARAMS:
         raise OutputError(f"cannot write images as {suffix!r}; use one of {', '.join(sorted(_ENCODE_PARAMS))}")
-    if suffix == ".png" and image.ndim == 3 and image.shape[2] == 3 and png_encoder() == "fpng":
+    if (suffix == ".png" and image.ndim == 3 and image.shape[2] == 3
+            and image.shape[0] * image.shape[1] <= FPNG_MAX_PIXELS and png_encoder() == "fpng"):
         data = _fpng.from_cv2(np.ascontiguousarray(image))
         if data:  # fpng signals a failure with no bytes; OpenCV then writes the page
             return data

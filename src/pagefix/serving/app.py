@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from ..errors import FetchError, PagefixError
 from ..pipeline.settings import load_config
 from .auth import PUBLIC_PATHS, ApiKeyMiddleware, ApiKeys
+from .body import parse_infer_request
 from .inference import Job, PagePipeline, answer_json
 from .intake import INFER_PATH, IntakeMiddleware, ticket_of
 from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServiceMetrics
@@ -48,7 +50,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "The request body cannot be read (bad Content-Length, nesting too deep).",
         401: "No API key, or one not accepted, while the server requires one (see WWW-Authenticate).",
         408: "The request body was not received in time (Serving.body_timeout).",
-        413: "The request body is over Serving.max_request_bytes.",
+        413: "The request body is over Serving.max_request_bytes, or its pages over Serving.max_request_pixels.",
         422: "The body does not match the schema, or the file cannot be used (named in errorMsg).",
         500: "Internal server error (details in the server log under the logId).",
         503: "Too many requests queued, or the server is stopping; see Retry-After.",
@@ -144,10 +146,13 @@ def create_app(
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(INFER_PATH, operation_id="infer", response_model=InferResponse,
-              response_model_exclude_none=True, responses=_ERRORS, tags=["document preprocessing"])
-    async def infer(body: InferRequest, request: Request) -> Response:
+              response_model_exclude_none=True, responses=_ERRORS, tags=["document preprocessing"],
+              openapi_extra=_REQUEST_BODY)
+    async def infer(request: Request) -> Response:
         """Turn the pages of an image or PDF upright and flat."""
         log_id = log_id_of(request)
+        # The intake has buffered the body; it is parsed on a worker thread (see serving/body.py).
+        body = await run_in_threadpool(parse_infer_request, await request.body(), request.headers.get("content-type"))
         ticket = ticket_of(request.scope)
         if ticket is None:  # the intake always reserves one; without it the app is misassembled
             raise RuntimeError("request reached the endpoint without a pool place")
@@ -168,7 +173,31 @@ def create_app(
 
     if settings.ui:
         add_web_page(app, settings, pipeline.config)
+    _document_request_body(app)
     return app
+
+
+# The endpoint reads its body itself (off the event loop), so FastAPI is told what it is.
+_REQUEST_BODY = {
+    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}},
+                    "required": True},
+}
+
+
+def _document_request_body(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            model = InferRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            for field in model.get("properties", {}).values():
+                if "default" in field and field["default"] is None:
+                    del field["default"]  # as FastAPI writes the schema of a body model
+            schema.setdefault("components", {}).setdefault("schemas", {})["InferRequest"] = model
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _model_settings(body: InferRequest, available: dict[str, bool]) -> dict[str, Any]:

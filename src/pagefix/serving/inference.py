@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..inputs import Page, PageFailure, pages_from_bytes
+from ..inputs import Page, PageFailure, iter_page_sizes, pages_from_bytes
 from ..limits import Limits
 from ..outputs.files import encode_image
 from ..pipeline.result import SKEW_ANGLE_DECIMALS, WARP_SCORE_DECIMALS, PageResult, reported_score
 from ..pipeline.settings import PipelineConfig
 from .files import check_file_type, read_file_field
+from .responses import ServiceError
 from .schemas import (
     DocPreprocessingResult,
     ImageInfo,
@@ -34,7 +35,7 @@ from .schemas import (
 )
 from .settings import ServingSettings
 
-__all__ = ["Job", "PagePipeline", "answer_json", "fit_within", "run_job"]
+__all__ = ["Job", "PagePipeline", "answer_json", "check_pixel_budget", "fit_within", "run_job"]
 
 
 class PagePipeline(Protocol):
@@ -67,6 +68,7 @@ def run_job(
     """Process one request. Input problems raise `InputError` (HTTP 422)."""
     data, url = read_file_field(job.request.file, limits)
     fmt = check_file_type(data, job.request.fileType)
+    check_pixel_budget(data, limits, settings)
     pages = pages_from_bytes(data, url, limits)
     del data  # the stream keeps what it needs
     try:
@@ -77,6 +79,23 @@ def run_job(
     if not results:
         raise InputError("the file has no pages")
     return InferResult(docPreprocessingResults=results, dataInfo=_data_info(fmt, multi_page, sizes))
+
+
+def check_pixel_budget(data: bytes, limits: Limits, settings: ServingSettings) -> None:
+    """Refuse (413) a file whose pages add up to more than `Serving.max_request_pixels`, from the
+    sizes in its headers and page boxes, before a single page is decoded."""
+    budget = settings.max_request_pixels
+    if budget is None:
+        return
+    total = 0
+    for index, (width, height) in enumerate(iter_page_sizes(data, limits, settings.max_num_input_imgs)):
+        total += width * height
+        if total > budget:
+            pages = f"pages 0 to {index} add up to" if index else f"its first page ({width}x{height}) is"
+            raise ServiceError(
+                413, f"the file is over the request's pixel budget of {budget / 1e6:g} MP "
+                f"(Serving.max_request_pixels): {pages} {total / 1e6:.1f} MP",
+            )
 
 
 def _process(

@@ -2,8 +2,10 @@
 pool is full or the server is stopping (503 + Retry-After), then read the body under a byte cap
 and a deadline (413, 408), then hand the buffered body to the app.
 
-Admission comes first so that a flood of requests is refused without reading their bodies; the
-framework's own body limit runs inside the app, after that point, so it cannot do this.
+Admission comes first so that a flood of requests is refused without keeping their bodies (a shed
+client gets its 503 at once; what it still sends is read and dropped, within bounds, so that the
+close does not turn into a reset); the framework's own body limit runs inside the app, after that
+point, so it cannot do this.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ INFER_PATH = "/document-preprocessing"
 # An oversized body is read on (and dropped) up to this much, so the client, still sending, can
 # read the 413 instead of a reset connection; bigger declared bodies are refused at once.
 _DRAIN_BYTES = 16 * 1024 * 1024
+# How long a shed client's body is read (and dropped) after its 503 went out: a client uploading
+# at 1 MB/s finishes a 10 MB body in it; one slower than that may see a reset after its 503.
+_SHED_DRAIN_SECONDS = 10.0
 
 
 def ticket_of(scope: Scope) -> Ticket | None:
@@ -48,11 +53,8 @@ class IntakeMiddleware:
         ticket = self.pool.try_admit()
         if ticket is None:
             self.metrics.shed.inc()
-            # The body is left unread (that is the point), so the connection cannot be reused.
             reason = "server is shutting down" if self.pool.closed else "server is busy: too many requests queued"
-            await error_response(log_id, 503, f"Service unavailable: {reason}; retry later",
-                                 {"Retry-After": str(self.settings.retry_after), "Connection": "close"},
-                                 )(scope, receive, send)
+            await self._shed(scope, receive, send, log_id, reason)
             return
         try:
             body = await self._read_body(scope, receive, send, log_id)
@@ -63,6 +65,34 @@ class IntakeMiddleware:
         finally:
             if not ticket.submitted:
                 ticket.release()
+
+    async def _shed(self, scope: Scope, receive: Receive, send: Send, log_id: str, reason: str) -> None:
+        """Answer 503 at once, then read and drop what is left of the body (bounded) before the
+        answer ends and the connection closes. Closing with unread bytes would reset the
+        connection, and a client still uploading would see the reset, not the 503."""
+        answer = error_response(log_id, 503, f"Service unavailable: {reason}; retry later",
+                                {"Retry-After": str(self.settings.retry_after), "Connection": "close"})
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": answer.raw_headers})
+        # Sent whole (Content-Length is in the headers): a client that reads while it sends has it now.
+        await send({"type": "http.response.body", "body": answer.body, "more_body": True})
+        declared = _content_length(scope)
+        if declared is None or 0 <= declared <= self.settings.max_request_bytes + _DRAIN_BYTES:
+            await self._drain(receive, self.settings.max_request_bytes + _DRAIN_BYTES)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _drain(self, receive: Receive, cap: int) -> None:
+        """Read and drop the body until it ends, the client leaves, `cap` bytes or `_SHED_DRAIN_SECONDS`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.settings.body_timeout, _SHED_DRAIN_SECONDS)
+        size = 0
+        while size <= cap:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                return
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                return
+            size += len(message.get("body", b""))
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send, log_id: str) -> bytes | None:
         """The whole body, or None after answering (413, 408, 400) or when the client left."""

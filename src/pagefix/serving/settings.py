@@ -11,6 +11,7 @@
       request_timeout: 120             # seconds from admission to answer
       body_timeout: 60                 # seconds to receive the request body
       max_request_bytes: 67108864      # request body cap (64 MiB)
+      max_request_pixels: 200000000    # pixels of all pages of one request (200 MP); null = no budget
       retry_after: 5                   # seconds, in the Retry-After header of a 503
       allow_private_urls: false        # let URL inputs reach private/loopback addresses
       allowed_hosts: []                # hosts or networks URL inputs may reach even so
@@ -69,6 +70,10 @@ class ServingSettings:
     body_timeout: float = 60.0
     #: Bytes of request body; counted while reading, before any JSON parsing (413 above it).
     max_request_bytes: int = 64 * _MiB
+    #: Pixels of all the pages of one request together (width x height, PDF pages as rendered),
+    #: read from the headers and page boxes before any page is decoded; 413 above it. None: no
+    #: budget. 200 MP is two pages at the per-page limit (`Limits.max_pixels`), or ten 20 MP photos.
+    max_request_pixels: int | None = 200_000_000
     #: Seconds suggested to a shed client in `Retry-After`.
     retry_after: int = 5
     #: Whether URL inputs may reach loopback, private, link-local or reserved addresses.
@@ -147,6 +152,9 @@ class ServingSettings:
         keys_file = self.api_keys_file
         if keys_file is not None and (not isinstance(keys_file, str) or not keys_file.strip()):
             raise ConfigError("Serving.api_keys_file must be the path of a file of API keys, or null")
+        budget = self.max_request_pixels
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+            raise ConfigError("Serving.max_request_pixels must be a positive integer, or null for no budget")
         for name in ("workers", "max_request_bytes", "retry_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
