@@ -9,6 +9,7 @@ fail with `PAGEFIX_REQUIRE_DATA=1`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,18 @@ def _without_pagefix_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from the defaults; a test sets what it needs with monkeypatch."""
     for name in _pagefix_variables():
         monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _pagefix_logging_as_set_up_by_no_one() -> Iterator[None]:
+    """The CLI's `setup_logging` gives the "pagefix" logger its own handler and stops propagation;
+    a test that ran `main()` must not take log records away from a later test's caplog."""
+    yield
+    for name in ("pagefix", "pagefix.models.fastest"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
