@@ -3,8 +3,8 @@
     python bench/skew.py --setup                  # once: the peers' own venv (bench/.venv-peers-skew)
     python bench/skew.py [DATA] [--turns 2] [--max-angle 7]
 
-DATA is a folder of upright pages (default: the development data's orientation/upright, read
-through bench/data.py). Each page is turned by seeded angles within +-max-angle as a crooked scan
+DATA is a folder of upright pages (default: orientation/upright of the development data, found
+as bench/data.py finds it). Each page is turned by seeded angles within +-max-angle as a crooked scan
 (`pagefix.evaluation.skew.turn_like_a_scan`), written losslessly, and every tool estimates the skew
 of the page as published and of each turned copy; a tool's error is how far its estimate on the
 turned copy is from the turn plus its own estimate on the page as published. Each tool's sign is
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from data import data_dir  # bench/data.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 PEERS_VENV = HERE / ".venv-peers-skew"
@@ -134,13 +135,7 @@ def main() -> None:
     if args.setup:
         setup()
         return
-    if args.data:
-        data = Path(args.data)
-    else:
-        sys.path.insert(0, str(HERE))
-        from data import data_path
-
-        data = data_path("orientation", "upright")
+    data = Path(args.data) if args.data else data_dir() / "orientation" / "upright"
     with tempfile.TemporaryDirectory(prefix="pagefix-skew-") as tmp:
         folder = Path(tmp)
         originals, turned = make_cases(data, args.turns, args.max_angle, folder)
