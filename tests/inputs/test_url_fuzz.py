@@ -11,10 +11,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from fake_network import FakeNetwork, corpus, fake_network
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from url_grammar import grammar_urls, ipv4_hosts, ipv6_hosts
+from support.fake_network import FakeNetwork, corpus, fake_network
+from support.url_grammar import grammar_urls, ipv4_hosts, ipv6_hosts
 
 from pagefix.errors import FetchError, InputError
 from pagefix.inputs import iter_pages

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image, ImageDraw
-from serving_support import b64, encode, free_port, running
+from support.ports import free_port
+from support.serving import b64, encode, running
 
 from pagefix import DocPreprocessor
 from pagefix.cli.main import main

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serving_support import running
+from support.serving import running
 
 from pagefix import DocPreprocessor
 from pagefix.serving import app as app_module

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from serving_support import running
+from support.serving import running
 
 from pagefix import DocPreprocessor
 from pagefix.serving import create_app

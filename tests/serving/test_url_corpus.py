@@ -1,23 +1,18 @@
-"""The URL corpus (tests/inputs/url_corpus.txt) through `POST /document-preprocessing`: every case
+"""The URL corpus (tests/support/url_corpus.txt) through `POST /document-preprocessing`: every case
 is a 422 whose errorMsg says what is wrong, never a 5xx, and no connection reaches a non-public
 address. The network is the inputs tests' fake one, so nothing leaves the machine."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "inputs"))
-
-from fake_network import FakeNetwork, corpus, fake_network  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from url_grammar import grammar_urls  # noqa: E402
+from support.fake_network import FakeNetwork, corpus, fake_network
+from support.url_grammar import grammar_urls
 
 from pagefix import DocPreprocessor  # noqa: E402
 from pagefix.serving import create_app  # noqa: E402

@@ -22,8 +22,8 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 
-from serving_support import b64, running  # noqa: E402
-from web_page_support import (  # noqa: E402
+from support.serving import b64, running
+from support.web_page import (
     browser_missing,
     choose_files,
     drop_files,

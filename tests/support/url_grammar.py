@@ -1,14 +1,15 @@
 """A URL grammar as Hypothesis strategies: odd schemes and separators, userinfo, IPv4 in every
 inet_aton spelling, IPv6 with zones, embedded IPv4 and unbalanced brackets, IDNA and raw Unicode
 labels, percent-encoded and full-width hosts, very long hosts, ports out of range, paths and queries
-of any text, control characters anywhere. Imported by name (tests/inputs is on sys.path)."""
+of any text, control characters anywhere."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from fake_network import PUBLIC
 from hypothesis import strategies as st
+
+from .fake_network import PUBLIC
 
 INTERESTING_V4 = ["127.0.0.1", "127.3.2.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
                   "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", PUBLIC, "8.8.8.8"]

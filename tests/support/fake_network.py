@@ -1,7 +1,6 @@
 """A network that records every lookup and connection and completes none: the URL tests patch
 `socket.getaddrinfo` and `socket.create_connection` with it, so a URL that got past the SSRF guard
-shows up as a recorded connection attempt instead of a real one. Imported by name: the inputs
-conftest (and the serving corpus test) put this folder on sys.path."""
+shows up as a recorded connection attempt instead of a real one."""
 
 from __future__ import annotations
 
