@@ -58,7 +58,7 @@ class Limits:
     """
 
     #: Pixels per decoded image or rendered PDF page (width x height). Checked from the header,
-    #: before any decoder allocates. 100 MP keeps a page under ~1.5 GB through the pipeline.
+    #: before any decoder allocates; the peak memory it allows is measured in docs/limits.md.
     max_pixels: int = 100_000_000
     #: Bytes per input file, local or downloaded.
     max_file_bytes: int = 512 * _MiB

@@ -44,9 +44,9 @@ SizedPage = tuple[int, "np.ndarray | PagefixError", "tuple[float, float] | None"
 _MISSING_RUN = 20
 
 # Pages read through one open document before it is opened again (see the module's docstring).
-# Opening costs about 1 ms for a 140 MB, 400-page file with a sound cross-reference table and
-# 76 ms for one whose table PDFium must rebuild by scanning the file: at most ~5 ms a page,
-# against the ~0.4 MB a page of scan data it would otherwise hold for the rest of the file.
+# Opening again is cheap next to the scan data a page would otherwise keep held for the rest of
+# the file, even where PDFium must rebuild a broken cross-reference table
+# (docs/research/2026-11-speed-work.md, PDF memory).
 _REOPEN_EVERY = 16
 
 # Share of the page that images at least as sharp as a resolution must cover for the page to be

@@ -52,8 +52,8 @@ class OrientationClassifier:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("labels", "resize_short", "crop_size", "mean", "std") if k in settings}
         crop = kwargs.get("crop_size", 224)
-        # bf16 may run it: on the upright pages of ../shared/data/orientation it scores what fp32
-        # scores (96.99% reference view, 99.40% default views; README, "enable_hpi").
+        # bf16 may run it: on real pages in four turns it scores what fp32 scores (docs/python.md,
+        # enable_hpi).
         return cls(load_runner(files.path, options, (1, 3, crop, crop), bf16_ok=True), **kwargs)
 
     def normalize(self, crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -107,9 +107,8 @@ class ViewSet:
 
 _VOTING_VIEWS = (("centre256", (0,)), ("letterbox", (0, 1, 2, 3)), ("long3_512", (0, 1, 2, 3)))
 
-#: The view sets, measured with bench/orientation_views.py on ../shared/data (scans in four turns /
-#: unwarped Inv3DReal photos in four turns): reference 97.3% / 93.2%; default 100% / 98.3%;
-#: fast 99.4% / 98.3% (most scans stop after the reference view).
+#: The view sets, measured with bench/orientation_views.py on scans and unwarped photos in four
+#: turns (docs/orientation.md has the figures); "fast" stops most scans after the reference view.
 VIEW_SETS: dict[str, ViewSet] = {
     "reference": ViewSet("reference", (("centre256", (0,)),)),
     # The reference's view, the whole page letterboxed in four turns (scripts whose lines confuse

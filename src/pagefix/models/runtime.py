@@ -119,9 +119,8 @@ class RuntimeOptions:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         # Idle model threads sleep instead of spinning: a page's decoding, resampling and encoding
-        # run beside the models on the same cores, and spinning threads starve them. Measured on 2
-        # cores (bench/): orientation only 86 -> 102 pages/s, a 20-page PDF 3.2 -> 3.7 pages/s, the
-        # UVDoc model alone 1-2% slower.
+        # run beside the models on the same cores, and spinning threads starve them; the model
+        # alone is barely slower (bench/run.py; docs/research/2026-11-speed-work.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return options
 

@@ -35,7 +35,7 @@ class Unwarper:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("input_width", "input_height", "channel_order") if k in settings}
         width, height = kwargs.get("input_width", 488), kwargs.get("input_height", 712)
-        # bf16 may run UVDoc: its loss on Inv3DReal was measured (README, "enable_hpi").
+        # bf16 may run UVDoc: its loss on Inv3DReal was measured (docs/python.md, enable_hpi).
         return cls(load_runner(files.path, options, (1, 3, height, width), bf16_ok=True), **kwargs)
 
     def model_image(self, image: np.ndarray) -> np.ndarray:

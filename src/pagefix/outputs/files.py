@@ -22,7 +22,7 @@ _log = logging.getLogger(__name__)
 _ENCODE_PARAMS = {
     ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],
     ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
-    # Level 1: five times faster than the default on a 12 MP page, about 10% larger.
+    # Level 1: several times faster than the default level for slightly larger files (bench/run.py).
     ".png": [cv2.IMWRITE_PNG_COMPRESSION, 1],
     ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95],
     ".bmp": [],
@@ -32,9 +32,9 @@ _ENCODE_PARAMS = {
 
 
 #: Largest image fpng encodes; bigger ones go to OpenCV's zlib. fpng holds about three times the
-#: image in working memory (860 MB beside a 100 MP page, where zlib streams in a few MB), so a
-#: page near the pixel limit would pass 1 GB on the encoder alone. 40 MP covers the three-panel
-#: picture of a 12 MP photo.
+#: image in working memory where zlib streams, so a page near the pixel limit would pass the
+#: memory bound on the encoder alone (docs/limits.md, bench/hostile.py). 40 MP covers the
+#: three-panel picture of a 12 MP photo.
 FPNG_MAX_PIXELS = 40_000_000
 
 

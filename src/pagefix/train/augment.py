@@ -33,7 +33,7 @@ class Augmentation:
     scale: tuple[float, float] = (1.0, 1.4)  # short side as a multiple of resize_short (1 = inference)
     shift: float = 0.5  # how far the crop may move from the centre, as a share of the slack
     # Shares of the centre crop, the letterboxed page and the crop at short side 512 (`VIEW_KINDS`);
-    # (1, 0, 0): centre crops only (`--views reference`; in the README's Hebrew example it was worse
+    # (1, 0, 0): centre crops only (`--views reference`; in the Hebrew example of docs/fine-tuning.md it was worse
     # than the default mix even with the single view).
     view_mix: tuple[float, float, float] = (0.5, 0.2, 0.3)
     skew_degrees: float = 3.0

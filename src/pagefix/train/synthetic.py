@@ -180,7 +180,7 @@ def render_page(
     font_path = font_paths[int(rng.integers(len(font_paths)))]
     size = int(rng.integers(*style.font_px))
     # Drawn before the margins whether or not a title is set: with layout "text" and a fixed
-    # `align` a seed gives the same page as before layouts existed (the README's evaluation set).
+    # `align` a seed gives the same page as before layouts existed (the Hebrew evaluation set of docs/fine-tuning.md).
     title_size = int(size * rng.uniform(1.4, 2.2))
     if layout in ("receipt", "columns"):  # narrow measures take smaller type
         size = max(10, int(size * 0.75))
