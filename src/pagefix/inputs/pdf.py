@@ -48,6 +48,9 @@ _MISSING_RUN = 20
 # the file, even where PDFium must rebuild a broken cross-reference table
 # (docs/research/2026-11-speed-work.md, PDF memory).
 _REOPEN_EVERY = 16
+#: The highest resolution a page's images can ask it to be rendered at: scans go up to 600 DPI; an
+#: image far denser than that on its page box is a bomb or a mistake, not detail to keep.
+_MAX_SCAN_DPI = 600.0
 
 # Share of the page that images at least as sharp as a resolution must cover for the page to be
 # rendered at it: a scanned page (one image, or strips of one) counts, a small logo does not.
@@ -270,7 +273,9 @@ def _render(page: pdfium.PdfPage, index: int, limits: Limits,
             else:
                 # The size is capped before render() allocates: pdf_render_scale lowers the scale.
                 wanted = embedded_image_dpi(page)
-                scale = pdf_render_scale(width, height, limits, None if wanted is None else wanted / 72.0)
+                if wanted is not None:
+                    wanted = min(wanted, _MAX_SCAN_DPI) / 72.0
+                scale = pdf_render_scale(width, height, limits, wanted)
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
                 # pypdfium2 renders packed BGR into a buffer Python owns (closing the bitmap keeps
