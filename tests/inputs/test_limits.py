@@ -1,5 +1,5 @@
 """Every limit in one place: defaults, environment variables, the YAML `Limits:` section, checks,
-and the README's table of them."""
+and the table of them in docs/limits.md."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pagefix.errors import ConfigError
 from pagefix.limits import Limits
 from pagefix.pipeline.settings import load_config
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+LIMITS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,13 +48,13 @@ def test_invalid_limits_are_refused(change: dict) -> None:
         Limits().replace(**change)
 
 
-def test_readme_lists_every_limit_with_its_default_and_variable() -> None:
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Limits and hostile input"):]
+def test_the_limits_page_lists_every_limit_with_its_default_and_variable() -> None:
+    text = LIMITS_PAGE.read_text(encoding="utf-8")
+    section = text[text.index("## The limits"):]
     section = section[:section.index("\n## ", 5)]
     for field in dataclasses.fields(Limits):
         row = next((line for line in section.splitlines() if line.startswith(f"| `{field.name}`")), None)
-        assert row is not None, f"README has no row for {field.name}"
+        assert row is not None, f"docs/limits.md has no row for {field.name}"
         assert f"`PAGEFIX_{field.name.upper()}`" in row, row
         default = getattr(Limits(), field.name)
         shown = f"{default:_}" if isinstance(default, int) and not isinstance(default, bool) else repr(default)
