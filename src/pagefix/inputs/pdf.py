@@ -266,16 +266,13 @@ def _render(page: pdfium.PdfPage, index: int, limits: Limits,
     with PDFIUM_LOCK:
         try:
             width, height = page.get_size()
-            if min_short_side:
-                # A small copy only: the images' resolution does not matter, and reading it is skipped.
-                scale = pdf_render_scale(width, height, limits)
+            # The size is capped before render() allocates: pdf_render_scale lowers the scale.
+            wanted = embedded_image_dpi(page)
+            if wanted is not None:
+                wanted = min(wanted, _MAX_SCAN_DPI) / 72.0
+            scale = pdf_render_scale(width, height, limits, wanted, quiet=bool(min_short_side))
+            if min_short_side:  # a small copy: never larger than the full page
                 scale = min(scale, max(min_short_side / max(min(width, height), 1.0), limits.pdf_min_render_scale))
-            else:
-                # The size is capped before render() allocates: pdf_render_scale lowers the scale.
-                wanted = embedded_image_dpi(page)
-                if wanted is not None:
-                    wanted = min(wanted, _MAX_SCAN_DPI) / 72.0
-                scale = pdf_render_scale(width, height, limits, wanted)
             bitmap = page.render(scale=scale, rotation=0, may_draw_forms=True)
             try:
                 # pypdfium2 renders packed BGR into a buffer Python owns (closing the bitmap keeps

@@ -83,7 +83,7 @@ def parse_url(text: str, max_length: int = DEFAULT_MAX_LENGTH) -> WebURL:
         )
     scheme, sep, _ = text.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
-        raise FetchError(f"only http and https URLs can be fetched, not {_shown(text)}", reason="scheme")
+        raise FetchError(f"only http and https URLs can be fetched, not {_shown(text)}", reason="scheme", url=text)
     scheme = scheme.lower()
     try:
         parts = urlsplit(text)

@@ -388,10 +388,17 @@ function describeAngle(angle) {
   return `${angle}° clockwise, turned back`;
 }
 
+function describeSkew(angle) {
+  const size = Math.abs(Number(angle)).toFixed(2);
+  if (Number(angle) === 0) return "none";
+  return `${size}° ${Number(angle) > 0 ? "counter-clockwise" : "clockwise"}`;
+}
+
 const FACTS = {
   angle: ["Turn undone", describeAngle],
   unwarp_applied: ["Flattened", (value) => (value ? "yes" : "no")],
   warp_score: ["Warp score", (value) => `${Number(value).toFixed(2)} ‰ of the diagonal`],
+  skew_angle: ["Skew", describeSkew],
   model_settings: ["Stages run", (value) => [
     value.use_doc_orientation_classify ? "orientation" : null,
     value.use_doc_unwarping ? "unwarping" : null,
