@@ -68,7 +68,7 @@ class PageSet:
     script: str
     count: int
     seed: int
-    fonts: tuple[str, ...]
+    fonts: tuple[str | None, ...]  # None: Pillow's built-in font (Latin only)
     layouts: tuple[str, ...] = _ALL_LAYOUTS
     degrade: bool = False  # every page damaged as old print (`degrade.degrade_page`)
 
@@ -199,7 +199,7 @@ def missing_fonts(sets: Sequence[PageSet]) -> dict[str, str]:
     missing = {}
     for page_set in sets:
         for font in page_set.fonts:
-            if not os.path.isfile(font):
+            if font is not None and not os.path.isfile(font):
                 folder = font.rsplit("/", 1)[0] + "/"
                 missing[font] = FONT_PACKAGES.get(folder, "?")
     return missing
