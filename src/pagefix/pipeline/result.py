@@ -23,8 +23,8 @@ from ..outputs.panels import compose_panels, compose_panels_bgr
 
 __all__ = ["AngleDecision", "PageResult"]
 
-# unwarp_applied and warp_score are pagefix's additions to the reference's JSON.
-_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score")
+# unwarp_applied, warp_score and angle_model are pagefix's additions to the reference's JSON.
+_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score", "angle_model")
 _MAPPING_KEYS = _JSON_KEYS + ("angle_score", "angle_decisions", "input_img", "rot_img", "output_img")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -70,6 +70,9 @@ class PageResult(Mapping[str, Any]):
     #: The padded probe's warp score, per mille of the page diagonal (None when the probe did not
     #: run: unwarping off, or skip_flat_pages=False).
     warp_score: float | None = None
+    #: The name of the orientation model that decided `angle` (None when classification was off,
+    #: or the classifier was handed in without a name).
+    angle_model: str | None = None
     #: The turn, grid and margin that made `output_img` (for `map_to_input` / `map_to_output`).
     page_map: PageMap | None = field(default=None, repr=False)
     #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
@@ -114,6 +117,7 @@ class PageResult(Mapping[str, Any]):
             "angle": self.angle,
             "unwarp_applied": self.unwarp_applied,
             "warp_score": None if self.warp_score is None else round(self.warp_score, 3),
+            "angle_model": self.angle_model,
         }
 
     # -- coordinates -----------------------------------------------------------------------------

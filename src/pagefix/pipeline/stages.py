@@ -194,6 +194,7 @@ def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid 
             output_img=output,
             unwarp_applied=out.grid is not None,
             warp_score=out.warp_score,
+            angle_model=pipeline.orientation_classifier.name if decisions else None,
             page_map=PageMap(
                 page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
                 final_angle=again.angle if again else 0,
