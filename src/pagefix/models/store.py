@@ -91,6 +91,26 @@ MODELS: dict[str, ModelSpec] = {
             "labels": [0, 90, 180, 270],
         },
     ),
+    # Trained by pagefix from PP-LCNet_x1_0_doc_ori (recipe: train/recipes.py; its model card lists
+    # the training pages and the figures): same graph and input, more scripts and old print.
+    "pagefix_doc_ori_v1": ModelSpec(
+        name="pagefix_doc_ori_v1",
+        task="orientation",
+        package="pagefix",
+        version="bundled",
+        member="pagefix/models/data/pagefix_doc_ori_v1/model.onnx",
+        sha256="315fff8bef181af93ce94a3870b86b5131d8ab3b869e7227fc793c6d97e19cd5",
+        license="Apache-2.0",
+        source_precision="fp32",
+        preprocessing={
+            "resize_short": 256,
+            "crop_size": 224,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+            "labels": [0, 90, 180, 270],
+        },
+        bundled="pagefix_doc_ori_v1",
+    ),
     "UVDoc": ModelSpec(
         name="UVDoc",
         task="unwarping",
