@@ -26,7 +26,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """The pipeline settings of the reference CLI (spec 2.1), shared by every front end."""
     group = parser.add_argument_group("pipeline")
     group.add_argument("--doc_orientation_classify_model_name", metavar="NAME",
-                       help="orientation model name (default: PP-LCNet_x1_0_doc_ori)")
+                       help="orientation model name (default: PP-LCNet_x1_0_doc_ori; pagefix_doc_ori_v1 is "
+                       "pagefix's multi-script model, shipped in the package)")
     group.add_argument("--doc_orientation_classify_model_dir", metavar="DIR",
                        help="orientation model directory (model.onnx + pagefix.yml) or .onnx file")
     group.add_argument("--doc_unwarping_model_name", metavar="NAME", help="unwarping model name (default: UVDoc)")
