@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pagefix import DocPreprocessor
 from pagefix.evaluation.datasets import open_orientation_source
-from pagefix.evaluation.orientation import ClassifierScorer, compare_orientation
+from pagefix.evaluation.orientation import ClassifierScorer, Scorer, compare_orientation
 
 VIEWS = ("reference", "default")
 
@@ -42,7 +42,7 @@ def main() -> int:
         return 0
     if not args.data or not args.model:
         parser.error("give folders and at least one --model (or --merge)")
-    scorers = {}
+    scorers: dict[str, Scorer] = {}
     for item in args.model:
         label, _, model = item.partition("=")
         where = {"doc_orientation_classify_model_dir": model} if Path(model).is_dir() else {
@@ -50,7 +50,7 @@ def main() -> int:
         pipeline = DocPreprocessor(device="cpu", cpu_threads=args.threads, use_doc_unwarping=False, **where)
         for views in VIEWS:
             scorers[f"{label}/{views}"] = ClassifierScorer(pipeline.orientation_classifier, views)
-    figures: dict[str, dict[str, dict[str, list[int]]]] = {}
+    figures: dict[str, dict[str, list[int]]] = {}
     for folder in args.data:
         reports = compare_orientation(open_orientation_source(folder), scorers, batch_size=8)
         name = Path(folder).name
