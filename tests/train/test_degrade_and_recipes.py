@@ -86,3 +86,11 @@ def test_the_v1_recipe_keeps_evaluation_apart_from_training():
     assert {"hebrew", "hebrew_niqqud", "arabic", "persian", "japanese", "korean", "bengali", "tamil", "thai",
             "fraktur", "handwriting"} <= {s.folder for s in recipe.evaluation}
     assert dataclasses.asdict(recipe.train[0])["count"] > 0
+
+
+def test_an_unknown_recipe_is_refused_by_name(tmp_path, capsys):
+    from pagefix.cli.main import main
+
+    assert main(["train", "eval-pages", "--recipe", "nope", "--out", str(tmp_path / "pages")]) != 0
+    said = capsys.readouterr().err
+    assert "unknown recipe 'nope'" in said and "pagefix_doc_ori_v1" in said
