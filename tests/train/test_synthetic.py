@@ -89,7 +89,7 @@ def test_devanagari_pseudo_words_are_syllables():
 
 
 @pytest.mark.skipif(not features.check("raqm"), reason="this Pillow has no libraqm")
-@pytest.mark.parametrize("script", ["arabic", "devanagari"])
+@pytest.mark.parametrize("script", ["arabic", "devanagari", "persian", "hebrew_niqqud", "bengali", "tamil", "thai"])
 def test_shaped_scripts_draw_their_glyphs(script, tmp_path):
     font = _noto_font(script)
     if font is None:
@@ -107,6 +107,9 @@ def test_shaped_scripts_draw_their_glyphs(script, tmp_path):
 def _noto_font(script):
     from pathlib import Path
 
-    name = {"arabic": "NotoNaskhArabic-Regular.ttf", "devanagari": "NotoSansDevanagari-Regular.ttf"}[script]
+    name = {"arabic": "NotoNaskhArabic-Regular.ttf", "devanagari": "NotoSansDevanagari-Regular.ttf",
+            "persian": "NotoNaskhArabic-Regular.ttf", "hebrew_niqqud": "NotoSerifHebrew-Regular.ttf",
+            "bengali": "NotoSansBengali-Regular.ttf", "tamil": "NotoSansTamil-Regular.ttf",
+            "thai": "NotoSansThai-Regular.ttf"}[script]
     found = list(Path("/usr/share/fonts").rglob(name))
     return str(found[0]) if found else None

@@ -38,7 +38,7 @@ def _run_models_list(args: argparse.Namespace) -> int:
     from ..models import ModelStore
 
     rows = ModelStore().list()
-    header = ("name", "task", "cached", "size_mb", "license", "source")
+    header = ("name", "task", "default", "cached", "size_mb", "license", "source")
     widths = [max(len(str(h)), *(len(str(r[h])) for r in rows)) for h in header]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for row in rows:

@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
     source = orientation.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="DIR", help="dataset in the reference classification format")
     source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
+    source.add_argument("--recipe", metavar="NAME",
+                        help="train a named recipe (pagefix_doc_ori_v1: the shipped default model): render its "
+                        "pages from their seeds into --work, make the dataset and train with the recipe's "
+                        "settings; --keep folders are added to its keep pages")
+    orientation.add_argument("--work", metavar="DIR",
+                             help="with --recipe: folder for the rendered pages and dataset (default: OUT_work "
+                             "beside --out); reused when already complete")
     orientation.add_argument("--out", required=True, metavar="DIR", help="model directory (or dataset folder with --make_dataset)")
     orientation.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
     orientation.add_argument("--batch_size", type=int, default=32, help="images per step (default: 32)")
@@ -79,7 +86,8 @@ def register(subparsers: Any) -> None:
         "set from the right for right-to-left scripts, in the layouts given with --layout.",
     )
     render.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
-    render.add_argument("--script", default="latin", help="hebrew, arabic, latin, cyrillic, greek, chinese or devanagari (default: latin)")
+    render.add_argument("--script", default="latin", help="hebrew, hebrew_niqqud, arabic, persian, latin, german, cyrillic, greek, chinese, "
+                        "japanese, korean, devanagari, bengali, tamil or thai (default: latin)")
     render.add_argument("--font", action="append", metavar="FILE", help="TrueType/OpenType font with the script (repeatable)")
     render.add_argument("--text", metavar="FILE", help="UTF-8 text whose words fill the pages instead of generated ones")
     render.add_argument("--rtl", action="store_true", default=None, help="set lines right to left (default: from --script)")
@@ -88,9 +96,22 @@ def register(subparsers: Any) -> None:
                         "page (default: text)")
     render.add_argument("--align", choices=("ragged", "justify", "centre"),
                         help="how running text is set (default: ragged, justified or centred at random per page)")
+    render.add_argument("--degrade", action="store_true",
+                        help="give every page the damage of old print: bleed-through, stains, uneven ink, "
+                        "low contrast, noise and blur, binarisation (drawn from --seed)")
     render.add_argument("--count", type=int, default=100, help="pages to write (default: 100)")
     render.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     render.set_defaults(func=run_render)
+
+    evaluation = tasks.add_parser(
+        "eval-pages", help="render a recipe's evaluation pages (for pagefix eval orientation)",
+        description="Write the evaluation pages of a training recipe, one sub-folder per group (script or "
+        "kind of damage), drawn from other seeds and, where a second font family exists, other fonts "
+        "than its training pages.",
+    )
+    evaluation.add_argument("--recipe", default="pagefix_doc_ori_v1", help="recipe name (default: pagefix_doc_ori_v1)")
+    evaluation.add_argument("--out", required=True, metavar="DIR", help="folder for the pages")
+    evaluation.set_defaults(func=run_eval_pages)
 
 
 def _bar(args: argparse.Namespace) -> Any:
@@ -117,13 +138,16 @@ def run_orientation(args: argparse.Namespace) -> int:
         return 2
     from ..train.trainer import TrainConfig, train_orientation
 
-    config = TrainConfig(
+    if args.recipe:
+        config = _recipe_config(args)
+    else:
+        config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, train_layers=args.train_layers, cached_views=args.cached_views, seed=args.seed,
         threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
         keep=tuple(args.keep), distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
         keep_val_fraction=args.keep_val_fraction, views=args.views,
-    )
+        )
     result = train_orientation(config, bar=_bar(args))
     if result.base_val_accuracy is not None:
         # Scored as `pagefix eval orientation` scores a model: the val split, with --views.
@@ -145,6 +169,33 @@ def run_orientation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe_config(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from ..train.recipes import prepare_recipe_data, recipe
+    from ..train.trainer import TrainConfig
+
+    chosen = recipe(args.recipe)
+    out = Path(args.out)
+    work = Path(args.work) if args.work else out.with_name(out.name + "_work")
+    total = sum(s.count for s in chosen.train + chosen.keep)
+    with _bar(args)(total=total, desc="rendering pages", unit="page") as bar:
+        dataset, keep = prepare_recipe_data(chosen.name, work, progress=bar.update)
+    settings: dict[str, Any] = dict(chosen.settings)
+    return TrainConfig(data=str(dataset), out=str(out), keep=(str(keep), *args.keep), name=chosen.name,
+                       threads=args.threads, restart=args.restart, **settings)
+
+
+def run_eval_pages(args: argparse.Namespace) -> int:
+    from ..train.recipes import recipe, render_evaluation_pages
+
+    chosen = recipe(args.recipe)
+    with _bar(args)(total=sum(s.count for s in chosen.evaluation), desc="pages", unit="page") as bar:
+        root = render_evaluation_pages(chosen.name, args.out, progress=bar.update)
+    print(f"wrote {sum(s.count for s in chosen.evaluation)} pages in {len(chosen.evaluation)} groups to {root}")
+    return 0
+
+
 def run_render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -152,6 +203,7 @@ def run_render(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import ConfigError
+    from ..train.degrade import degrade_page
     from ..train.synthetic import SCRIPTS, render_page, word_source
 
     if args.script not in SCRIPTS:
@@ -179,6 +231,8 @@ def run_render(args: argparse.Namespace) -> int:
         for index in range(args.count):
             layout = layouts[int(rng.integers(len(layouts)))] if len(layouts) > 1 else layouts[0]
             page = render_page(next_word, fonts, rtl, rng, layout=layout, align=args.align, shaped=spec.shaped)
+            if args.degrade:
+                page = degrade_page(page, rng)
             cv2.imwrite(str(out / f"{args.script}_{index:05d}.png"), page)
             bar.update(1)
     print(f"wrote {args.count} pages to {out}")

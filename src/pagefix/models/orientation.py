@@ -37,8 +37,12 @@ class OrientationClassifier:
         crop_size: int = 224,
         mean: Sequence[float] = (0.485, 0.456, 0.406),
         std: Sequence[float] = (0.229, 0.224, 0.225),
+        name: str | None = None,
     ) -> None:
         self.runner = runner
+        #: The model's name (the model table's, or a model directory's pagefix.yml); None when the
+        #: runner was handed in without one.
+        self.name = name
         self.labels = tuple(int(label) for label in labels)
         self.resize_short = resize_short
         self.crop_size = crop_size
@@ -54,7 +58,7 @@ class OrientationClassifier:
         crop = kwargs.get("crop_size", 224)
         # bf16 may run it: on real pages in four turns it scores what fp32 scores (docs/python.md,
         # enable_hpi).
-        return cls(load_runner(files.path, options, (1, 3, crop, crop), bf16_ok=True), **kwargs)
+        return cls(load_runner(files.path, options, (1, 3, crop, crop), bf16_ok=True), name=files.name, **kwargs)
 
     def normalize(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """BGR uint8 crops (224x224) to the model's NCHW float32 input (ImageNet statistics on RGB)."""

