@@ -107,8 +107,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def serving(handler: type[BaseHTTPRequestHandler] | None = None) -> Iterator[str]:
+    """A threaded server on 127.0.0.1 with `handler` (default: the misbehaving `Handler`); its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler or Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

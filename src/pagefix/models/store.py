@@ -73,6 +73,16 @@ class ModelSpec:
         return BUNDLED_DIR / self.bundled if self.bundled else None
 
 
+#: PP-LCNet's preprocessing, shared by the reference's orientation model and pagefix's own (the
+#: same graph and input).
+_PP_LCNET_PREPROCESSING: dict[str, Any] = {
+    "resize_short": 256,
+    "crop_size": 224,
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+    "labels": [0, 90, 180, 270],
+}
+
 MODELS: dict[str, ModelSpec] = {
     "PP-LCNet_x1_0_doc_ori": ModelSpec(
         name="PP-LCNet_x1_0_doc_ori",
@@ -83,13 +93,7 @@ MODELS: dict[str, ModelSpec] = {
         sha256="2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2",
         license="Apache-2.0",
         source_precision="fp32",
-        preprocessing={
-            "resize_short": 256,
-            "crop_size": 224,
-            "mean": [0.485, 0.456, 0.406],
-            "std": [0.229, 0.224, 0.225],
-            "labels": [0, 90, 180, 270],
-        },
+        preprocessing=_PP_LCNET_PREPROCESSING,
     ),
     # Trained by pagefix from PP-LCNet_x1_0_doc_ori (recipe: train/recipes.py; its model card lists
     # the training pages and the figures): same graph and input, more scripts and old print.
@@ -102,13 +106,7 @@ MODELS: dict[str, ModelSpec] = {
         sha256="315fff8bef181af93ce94a3870b86b5131d8ab3b869e7227fc793c6d97e19cd5",
         license="Apache-2.0",
         source_precision="fp32",
-        preprocessing={
-            "resize_short": 256,
-            "crop_size": 224,
-            "mean": [0.485, 0.456, 0.406],
-            "std": [0.229, 0.224, 0.225],
-            "labels": [0, 90, 180, 270],
-        },
+        preprocessing=_PP_LCNET_PREPROCESSING,
         bundled="pagefix_doc_ori_v1",
     ),
     "UVDoc": ModelSpec(
