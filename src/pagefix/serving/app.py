@@ -1,4 +1,4 @@
-"""The FastAPI app of `pagefix serve`: the reference's API (spec section 3) on one shared pipeline.
+"""The FastAPI app of `pagefix serve`: the reference's API (docs/http.md) on one shared pipeline.
 
     app = create_app()                          # loads the models once, here
     app = create_app(pipeline, config="pipeline.yaml")

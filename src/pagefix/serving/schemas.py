@@ -1,5 +1,5 @@
 """The HTTP API's request and response bodies, with the reference's exact camelCase field names
-(spec section 3); they also make the served OpenAPI schema."""
+(docs/http.md); they also make the served OpenAPI schema."""
 
 from __future__ import annotations
 
