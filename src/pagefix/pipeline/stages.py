@@ -77,6 +77,8 @@ class PreparedPage:
     unwarp_input: UnwarpInput | None = None
     #: The upright page's fine skew (None when deskew is off or does not apply).
     skew: SkewEstimate | None = None
+    #: BGR of the corners the page gains when it is straightened (None: it is not turned).
+    deskew_fill: tuple[int, int, int] | None = None
 
 
 Unit = TypeVar("Unit")
@@ -103,14 +105,16 @@ def _prepare(pipeline: DocPreprocessor, pages: list[Page], settings: dict[str, A
     for page, decision in zip(pages, decisions):
         upright = quarter_turn(page.image, decision.angle) if decision else page.image
         skew = estimate_skew(upright) if measure_skew else None
+        # The paper's colour is measured once, for the probe's copy and the full page alike.
+        fill = None if _lean(pipeline, skew) is None else _deskew_fill(pipeline, upright)
         unwarp_input = None
         if settings["use_doc_unwarping"]:
             unwarper = pipeline.unwarper
             unwarp_input = UnwarpInput(unwarper.model_image(upright))
             if settings["skip_flat_pages"]:
-                probed = _straightened_for_probe(pipeline, upright, skew)
+                probed = _straightened_for_probe(pipeline, upright, skew, fill)
                 unwarp_input.probe, unwarp_input.probe_frame = probe_image(unwarper, probed)
-        prepared.append(PreparedPage(page, decision, upright, unwarp_input, skew))
+        prepared.append(PreparedPage(page, decision, upright, unwarp_input, skew, fill))
     return prepared
 
 
@@ -125,7 +129,8 @@ def _lean(pipeline: DocPreprocessor, skew: SkewEstimate | None) -> float | None:
     return skew.angle
 
 
-def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew: SkewEstimate | None) -> np.ndarray:
+def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew: SkewEstimate | None,
+                            fill: tuple[int, int, int] | None) -> np.ndarray:
     """The page the flat-page probe looks at: a small straightened copy when the page leans, so a
     flat page scanned crooked reads as flat (its lean alone would send it to UVDoc), else the page."""
     angle = _lean(pipeline, skew)
@@ -134,16 +139,12 @@ def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew
     h, w = upright.shape[:2]
     scale = min(1.0, _PROBE_COPY_SIDE / max(h, w))
     small = cv2.resize(upright, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return rotate_page(small, angle, _deskew_fill(pipeline, upright))
+    return rotate_page(small, angle, fill)
 
 
 def _deskew_fill(pipeline: DocPreprocessor, page: np.ndarray) -> tuple[int, int, int]:
     """BGR of the corners a straightened page gains: the configured fill colour, else its paper."""
-    color = pipeline.config.fill_color
-    if color is None:
-        return paper_colour(page)
-    red, green, blue = color
-    return (blue, green, red)
+    return _configured_fill(pipeline) or paper_colour(page)
 
 
 def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
@@ -275,7 +276,7 @@ def _resample(pipeline: DocPreprocessor, item: PreparedPage, grid: PageGrid | Pa
         if angle is None:
             return _Unwarped(image, warp_score)
         matrix, _ = deskew_matrix(image.shape[:2], angle)
-        straight = rotate_page(image, angle, _deskew_fill(pipeline, image))
+        straight = rotate_page(image, angle, item.deskew_fill)
         return _Unwarped(straight, warp_score, rotation=matrix)
     try:
         unwarped = unwarp_with_grid(image, grid.grid, keep_margin, fill_color(pipeline, keep_margin),
@@ -312,10 +313,17 @@ def _decide_again(pipeline: DocPreprocessor, outputs: list[_Unwarped | PagefixEr
 def fill_color(pipeline: DocPreprocessor, keep_margin: float) -> tuple[int, int, int]:
     """BGR colour of output pixels outside the photo: the configured one, else white in a
     margin (it reads as paper) and black without one (as the reference)."""
-    color = pipeline.config.fill_color
-    if color is None:
+    configured = _configured_fill(pipeline)
+    if configured is None:
         return (255, 255, 255) if keep_margin > 0 else (0, 0, 0)
-    red, green, blue = color
+    return configured
+
+
+def _configured_fill(pipeline: DocPreprocessor) -> tuple[int, int, int] | None:
+    """The `fill_color` setting (R, G, B) as BGR, None when it is not set."""
+    if pipeline.config.fill_color is None:
+        return None
+    red, green, blue = pipeline.config.fill_color
     return (blue, green, red)
 
 
