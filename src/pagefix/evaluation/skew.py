@@ -23,8 +23,9 @@ import numpy as np
 from ..errors import InputError
 from ..geometry.rotate import deskew_matrix, paper_colour
 from ..geometry.skew import SkewEstimate, estimate_skew
-from ..inputs import PageFailure, iter_pages
 from ..inputs.sources import IMAGE_SUFFIXES
+from ..limits import Limits
+from .unwarping import first_page
 
 __all__ = ["SkewCase", "SkewReport", "evaluate_skew", "skew_cases", "turn_like_a_scan"]
 
@@ -104,7 +105,7 @@ def skew_cases(source: str | Path, turns_per_page: int = 2, max_angle: float = 7
     if not files:
         raise InputError(f"no images in {source}")
     for file in files:
-        page = _first_page(file)
+        page = first_page(file, Limits())
         base = estimator(page)
         angles = rng.uniform(-max_angle, max_angle, size=turns_per_page)
         if base is None:  # the page as published gives no angle: nothing to measure against
@@ -120,15 +121,8 @@ def _manifest_cases(manifest: Path, limit: int | None) -> Iterator[SkewCase]:
     if rows and not {"image", "skew_angle"} <= set(rows[0]):
         raise InputError(f"{manifest} needs 'image' and 'skew_angle' columns")
     for row in rows[:limit]:
-        page = _first_page(manifest.parent / row["image"])
+        page = first_page(manifest.parent / row["image"], Limits())
         yield SkewCase(row["image"], page, float(row["skew_angle"]))
-
-
-def _first_page(path: Path) -> np.ndarray:
-    item = next(iter(iter_pages(str(path))))
-    if isinstance(item, PageFailure):
-        item.raise_error()
-    return item.image
 
 
 def _pagefix_estimator(image: np.ndarray) -> float | None:
