@@ -1,6 +1,6 @@
 """The hostile-input table: every case of the repository's hostile corpus (tests/hostile) through
 `python -m pagefix doc_preprocessor --save_path` in a child process, one run per class, and every
-URL of the URL corpus (tests/inputs/url_corpus.txt) through the fetcher and the service. Prints
+URL of the URL corpus (tests/support/url_corpus.txt) through the fetcher and the service. Prints
 cases, cases handled as their entry says, and the worst wall time and peak memory.
 
     python bench/hostile.py [--stages off] [--class PDF --class "compressed bomb"]
@@ -8,7 +8,7 @@ cases, cases handled as their entry says, and the worst wall time and peak memor
 A case is handled when it gives exactly the pages or the one-line refusal its entry names, with no
 traceback; a URL when it is refused (invalid), refused by the SSRF guard with no connection
 (blocked) or fetched from a public address (ok, on a fake network that answers nothing), and the
-service answers it with a 422. Peak memory is the child's own (os.wait4, see hostile_support).
+service answers it with a 422. Peak memory is the child's own (os.wait4, see tests/support/cli_process.py).
 """
 
 from __future__ import annotations
@@ -22,24 +22,10 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests" / "hostile"), str(REPO / "tests" / "inputs")]
+sys.path[:0] = [str(REPO / "tests")]
 
-from hostile_corpus import Case, corpus  # noqa: E402
-from hostile_support import NO_MODELS, run_cli  # noqa: E402
-
-
-def json_results(stdout: str) -> list[dict]:
-    import json
-
-    decoder = json.JSONDecoder()
-    found, at, text = [], 0, stdout.strip()
-    while at < len(text):
-        value, end = decoder.raw_decode(text, at)
-        found.append(value["res"])
-        at = end
-        while at < len(text) and text[at].isspace():
-            at += 1
-    return found
+from support.cli_process import NO_MODELS, json_results, run_cli  # noqa: E402
+from support.hostile_corpus import Case, corpus  # noqa: E402
 
 
 def run_class(cases: list[Case], stages: bool) -> tuple[int, float, float]:
@@ -67,8 +53,8 @@ def run_class(cases: list[Case], stages: bool) -> tuple[int, float, float]:
 def url_rows() -> list[tuple[str, int, int, float]]:
     """(outcome, cases, handled, worst ms) of the URL corpus through fetch_url and the service."""
     import httpx
-    from fake_network import corpus as url_corpus
-    from fake_network import fake_network
+    from support.fake_network import corpus as url_corpus
+    from support.fake_network import fake_network
 
     from pagefix import DocPreprocessor
     from pagefix.errors import FetchError
@@ -130,7 +116,7 @@ def main() -> None:
         worst = (max(worst[0], wall), max(worst[1], peak))
         print(f"| {klass} | {len(cases)} | {handled} | {wall:.1f} | {peak:.0f} |", flush=True)
     print(f"| **all** | {totals[0]} | {totals[1]} | {worst[0]:.1f} (worst) | {worst[1]:.0f} (worst) |\n")
-    print("URLs (tests/inputs/url_corpus.txt and two long ones), fetch_url + POST /document-preprocessing:\n")
+    print("URLs (tests/support/url_corpus.txt and two long ones), fetch_url + POST /document-preprocessing:\n")
     print("| expected | cases | handled | worst ms (both) |")
     print("| --- | ---: | ---: | ---: |")
     for outcome, count, handled, worst_ms in url_rows():

@@ -4,29 +4,14 @@ run (os.wait4). A 100 MP page goes through both models and --save_path under 2 G
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import cv2
-from support.cli_process import NO_MODELS, run_cli
+from support.cli_process import NO_MODELS, json_results, run_cli
 from support.hostile_corpus import corpus
 
 GIB = 1024
-
-
-def json_results(stdout: str) -> list[dict]:
-    """The printed results: one indented JSON object per page."""
-    decoder = json.JSONDecoder()
-    found, at = [], 0
-    text = stdout.strip()
-    while at < len(text):
-        value, end = decoder.raw_decode(text, at)
-        found.append(value["res"])
-        at = end
-        while at < len(text) and text[at].isspace():
-            at += 1
-    return found
 
 
 def test_corpus_directory_in_one_run(corpus_dir: Path) -> None:

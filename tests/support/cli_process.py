@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,3 +91,17 @@ class CliProcess:
 
 def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> Run:
     return CliProcess(args, env).wait(timeout)
+
+
+def json_results(stdout: str) -> list[dict]:
+    """The results the CLI printed: one indented JSON object per page, each's "res"."""
+    decoder = json.JSONDecoder()
+    found, at = [], 0
+    text = stdout.strip()
+    while at < len(text):
+        value, end = decoder.raw_decode(text, at)
+        found.append(value["res"])
+        at = end
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return found
