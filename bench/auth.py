@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "serving"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from serving_support import running  # noqa: E402
+from support.serving import running  # noqa: E402
 
 from pagefix import DocPreprocessor  # noqa: E402
 from pagefix.serving import create_app  # noqa: E402

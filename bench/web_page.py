@@ -1,7 +1,7 @@
 """What the web page of `pagefix serve` adds to a request: the time from dropping a photo on the
 page to its corrected page on screen, against the same photo posted to the API directly, with and
 without `visualize` (which the page asks for only for PDF and TIFF inputs); and the answer's size.
-Runs the real service on 127.0.0.1 and the page in Chromium (tests/serving/web_page_support.py).
+Runs the real service on 127.0.0.1 and the page in Chromium (tests/support/web_page.py).
 
     python bench/web_page.py [IMAGE] [--runs 3]
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "serving"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from serving_support import running  # noqa: E402
-from web_page_support import browser_missing, drop_files, open_page  # noqa: E402
+from support.serving import running  # noqa: E402
+from support.web_page import browser_missing, drop_files, open_page  # noqa: E402
 
 from pagefix import DocPreprocessor  # noqa: E402
 from pagefix.serving import create_app  # noqa: E402
