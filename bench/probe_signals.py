@@ -2,11 +2,11 @@
 stages 1 and 2 with the default settings (bench/data.py finds the data).
 
     python bench/probe_signals.py --out /tmp/signals      # one row per page + both grids (npz)
-    python bench/probe_signals.py --timing 12             # also: probe and page as 2 calls vs 1 batch
 
 Per page it writes the probe's verdict (W, identity RMS) and what the unwarping pass's own grid
 says (its homography residual and distance from the identity, the same measures the probe uses):
-docs/incoming/probe.md reads these rows to set where the probe can be skipped.
+docs/unwarping.md (flat pages) says what they showed: the page's own grid cannot replace the
+probe. bench/probe_batch.py times the probe and the page in one call.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -76,7 +75,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("/tmp/probe_signals"))
-    parser.add_argument("--timing", type=int, default=0, help="interleaved repeats of 2 calls vs 1 batch of 2")
     parser.add_argument("--limit", type=int, default=0, help="first N pages only (a quick look)")
     args = parser.parse_args()
     data = args.data or data_dir()
@@ -122,20 +120,6 @@ def main() -> int:
     handle.close()
     np.savez_compressed(args.out / "grids.npz", **grids)
     print(f"{len(rows)} pages ({len(seen)} distinct stage-2 inputs) in {elapsed:.0f} s -> {args.out}")
-    if args.timing:
-        item = prepared.unwarp_input
-        two, one = [], []
-        for _ in range(args.timing):
-            t = time.perf_counter()
-            unwarper.grids_for_model_images([item.probe])
-            unwarper.grids_for_model_images([item.page])
-            two.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            unwarper.grids_for_model_images([item.probe, item.page])
-            one.append(time.perf_counter() - t)
-        m2, m1 = statistics.median(two), statistics.median(one)
-        print(f"2 calls of 1: median {m2:.3f} s; 1 call of 2: median {m1:.3f} s; ratio {m1 / m2:.3f} "
-              f"({args.timing} interleaved repeats, {pipeline.runtime.threads} threads)")
     return 0
 
 
