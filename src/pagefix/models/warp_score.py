@@ -29,6 +29,7 @@ __all__ = [
     "probe_nodes",
     "read_probe",
     "run_probes",
+    "shows_background",
     "warp_probes",
 ]
 
@@ -36,6 +37,13 @@ __all__ = [
 PROBE_PAD = 0.10
 #: Frame colour (BGR): darker than paper, lighter than a black table, so a page edge stands out.
 PROBE_FILL = (70, 70, 70)
+
+
+#: The outer ring of a model-size page that `shows_background` looks at, as a fraction of its
+#: shorter side.
+BACKGROUND_RING = 0.03
+#: A ring with less than this share of paper-like pixels shows what the page lies on.
+BACKGROUND_MAX_PAPER = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,3 +137,24 @@ def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = P
     """Probe each page (one UVDoc call for all of them)."""
     framed = [probe_image(unwarper, image, pad) for image in images]
     return run_probes(unwarper, [small for small, _ in framed], [frame for _, frame in framed])
+
+
+def shows_background(small: np.ndarray) -> bool:
+    """Whether a page (a `Unwarper.model_image`) shows what it lies on around it: less than
+    `BACKGROUND_MAX_PAPER` of its outer ring is paper (unsaturated and nearly as bright as the
+    page's paper). A photo of a page on a table does; a scan, whose edges are paper, does not.
+
+    It decides nothing about the page: the pipeline uses it to guess that the page will need its
+    own UVDoc grid and to ask for it in the probe's model call (docs: unwarping.md, flat pages)."""
+    h, w = small.shape[:2]
+    band = max(2, round(BACKGROUND_RING * min(h, w)))
+    # Every other pixel of the ring and every eighth of the inside: a share and a percentile need
+    # no more, and the probe's cost on a scan should not grow by more than a rounding error.
+    ring = np.concatenate([small[:band:2, ::2].reshape(-1, 3), small[-band::2, ::2].reshape(-1, 3),
+                           small[band:-band:2, :band:2].reshape(-1, 3), small[band:-band:2, -band::2].reshape(-1, 3)])
+    # The paper's brightness: a bright percentile of the inside, where text is a minority.
+    inside = small[band:-band:8, band:-band:8].reshape(-1, 3).sum(axis=1, dtype=np.int32)
+    paper = float(np.percentile(inside, 90)) / 3.0
+    spread = ring.max(axis=1) - ring.min(axis=1)  # uint8: max >= min, no wrap-around
+    paper_like = (ring.sum(axis=1, dtype=np.int32) > 2.4 * paper) & (spread < 40)
+    return float(np.mean(paper_like)) < BACKGROUND_MAX_PAPER

@@ -4,7 +4,7 @@ back to back on each chunk of pages.
 
 1. `prepare`: the orientation decision, the quarter turn, and what UVDoc needs of the upright page
    (the page and, with skip_flat_pages, its probe frame, both at the model's 488x712 input size);
-2. `find_grids`: the UVDoc model on a batch of those small inputs: the probe's verdict, then the
+2. `find_grids`: the UVDoc model on a batch of those small inputs: the probe's verdict and the
    grid of each page found warped (no full-resolution pixels needed);
 3. `finish`: the full-resolution resampling through the grid (or, for a flat page scanned
    crooked, the exact rotation that straightens it), the second look at the unwarped page, the
@@ -35,7 +35,7 @@ from ..geometry.skew import SkewEstimate, estimate_skew
 from ..geometry.turns import quarter_turn
 from ..inputs import Page, PageFailure
 from ..models.unwarping import unwarp_with_grid
-from ..models.warp_score import ProbeFrame, probe_image, run_probes
+from ..models.warp_score import ProbeFrame, probe_image, read_probe, shows_background
 from .result import AngleDecision, PageResult
 
 if TYPE_CHECKING:
@@ -150,8 +150,9 @@ def _deskew_fill(pipeline: DocPreprocessor, page: np.ndarray) -> tuple[int, int,
 def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
                settings: dict[str, Any]) -> list[PageGrid | PagefixError]:
     """Stage 2: UVDoc on a batch of pages' small inputs (None: a page not to unwarp). With
-    skip_flat_pages, pages the probe finds flat get no grid (one model call for those, two for
-    the others); a page the model fails on gets its error."""
+    skip_flat_pages, pages the probe finds flat get no grid; the grids of pages that show their
+    background ride in the probe's model call, the others' follow it for the pages found warped
+    (at most two calls a batch); a page the model fails on gets its error."""
     wanted = [i for i, item in enumerate(inputs) if item is not None]
     grids: list[PageGrid | PagefixError] = [PageGrid() for _ in inputs]
     if not settings["use_doc_unwarping"] or not wanted:
@@ -167,16 +168,23 @@ def find_grids(pipeline: DocPreprocessor, inputs: Sequence[UnwarpInput | None],
 
 def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[str, Any]) -> list[PageGrid]:
     unwarper = pipeline.unwarper
-    scores: list[float | None] = [None] * len(inputs)
-    warped = list(range(len(inputs)))
-    if settings["skip_flat_pages"]:
-        probed = [_probe_of(item) for item in inputs]
-        probes = run_probes(unwarper, [probe for probe, _ in probed], [frame for _, frame in probed])
-        scores = [probe.score for probe in probes]
-        limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
-        warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
-    grids = dict(zip(warped, unwarper.grids_for_model_images([inputs[i].page for i in warped])))
-    return [PageGrid(grids.get(i), score) for i, score in enumerate(scores)]
+    if not settings["skip_flat_pages"]:
+        return [PageGrid(grid) for grid in unwarper.grids_for_model_images([item.page for item in inputs])]
+    probed = [_probe_of(item) for item in inputs]
+    # A page that shows its background (a photo of a page on a table) is nearly always found
+    # warped, so its own grid is asked for in the probe's call: one model call of two images
+    # instead of two calls (bench/probe_batch.py). The probe still decides every page; a page
+    # guessed wrong costs time, never a different answer (docs: unwarping.md, flat pages).
+    early = [i for i, item in enumerate(inputs) if shows_background(item.page)]
+    first = unwarper.grids_for_model_images([probe for probe, _ in probed] + [inputs[i].page for i in early])
+    probes = [read_probe(grid, frame) for grid, (_, frame) in zip(first, probed)]
+    own = dict(zip(early, first[len(inputs):]))
+    limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
+    warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
+    late = [i for i in warped if i not in own]
+    own.update(zip(late, unwarper.grids_for_model_images([inputs[i].page for i in late])))
+    kept = set(warped)
+    return [PageGrid(own[i] if i in kept else None, probe.score) for i, probe in enumerate(probes)]
 
 
 def finish(pipeline: DocPreprocessor, prepared: Sequence[PreparedPage | PageFailure],
