@@ -137,8 +137,8 @@ def photos_main(count: int, repeat: int, keep: Path | None) -> None:
                 shutil.rmtree(out, ignore_errors=True)
     print()
     print(f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print("| front end | pages | stages | pages/s (median) | cores busy (median) | peak memory | gain |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| front end | pages | stages | pages/s (median) | cores busy (median) | peak memory |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name in commands:
         rates = {}
         for way in ways:
@@ -146,9 +146,8 @@ def photos_main(count: int, repeat: int, keep: Path | None) -> None:
             rates[way] = statistics.median(r["pages"] / r["wall"] for r in runs)
             busy = statistics.median(r["cpu"] / r["wall"] for r in runs)
             peak = max(r["peak_mb"] for r in runs)
-            gain = f"{rates[way] / rates['one after another']:.2f}x" if way == "overlapped" and "one after another" in rates else ""
-            print(f"| {name} | {runs[0]['pages']} | {way} | {rates[way]:.3f} | {busy:.2f} | {peak:.0f} MiB | {gain} |")
-        print(f"| {name} | | overlapped / one after another | {rates['overlapped'] / rates['one after another']:.2f}x | | | |")
+            print(f"| {name} | {runs[0]['pages']} | {way} | {rates[way]:.3f} | {busy:.2f} | {peak:.0f} MiB |")
+        print(f"| {name} | | overlapped / one after another | {rates['overlapped'] / rates['one after another']:.2f}x | | |")
     print("\npredict_iter: from its first page on, peak RSS; CLI and batch: whole processes (start-up and "
           "model loading included), peak PSS of the process tree")
     shutil.rmtree(work, ignore_errors=True)
