@@ -203,8 +203,7 @@ class DocPreprocessor:
         pages = iter_pages(input, self.limits)
         if self.pages_in_flight > 1:
             # Decoding happens in stage 1's thread, inside the bound on pages in flight.
-            chunks = iter(lambda: list(itertools.islice(pages, self.config.batch_size)), [])
-            yield from overlapped(chunks, (
+            yield from overlapped(_chunks(pages, self.config.batch_size), (
                 lambda chunk: self.prepare_pages(chunk, settings),
                 lambda prepared: (prepared, self.find_grids(_unwarp_inputs(prepared), settings)),
                 lambda found: self.finish_pages(found[0], found[1], settings),
@@ -250,6 +249,18 @@ class DocPreprocessor:
         prepared = self.prepare_pages(chunk, settings)
         grids = self.find_grids(_unwarp_inputs(prepared), settings)
         return self.finish_pages(prepared, grids, settings)
+
+
+def _chunks(pages: Iterator[Page | PageFailure], size: int) -> Iterator[list[Page | PageFailure]]:
+    """`size` pages at a time; closing it closes `pages` (an open PDF stops being read)."""
+    try:
+        while chunk := list(itertools.islice(pages, size)):
+            yield chunk
+            del chunk  # not kept here while the stages work on it
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
 
 
 def _unwarp_inputs(prepared: list[PreparedPage | PageFailure]) -> list[UnwarpInput | None]:
