@@ -198,7 +198,7 @@ class DocPreprocessor:
                     del item
                 del results
 
-    def _chunk_results(self, input: Any, settings: dict[str, Any]) -> Generator[list[PageResult | PageFailure]]:
+    def _chunk_results(self, input: Any, settings: dict[str, Any]) -> Generator[list[PageResult | PageFailure], None, None]:
         """The results of each chunk of the input's pages, in order."""
         pages = iter_pages(input, self.limits)
         if self.pages_in_flight > 1:
