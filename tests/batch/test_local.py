@@ -265,3 +265,24 @@ def test_the_progress_bar_ends_at_the_counts_the_summary_gives():
     frames = [frame for frame in stream.getvalue().split("\r") if frame.strip()]
     assert (counter.pages_ok, counter.pages_failed, counter.inputs) == (15, 1, 3)
     assert "pages=15" in frames[-1] and "errors=1" in frames[-1], frames[-1]
+
+
+def test_files_overlapped_give_the_rows_of_one_after_another_in_input_order(collection, tmp_path, monkeypatch):
+    import threading
+
+    from pagefix.batch.listing import list_inputs
+    from pagefix.batch.local import run_local
+    from pagefix.pipeline.preprocessor import DocPreprocessor
+
+    files = list_inputs([str(collection.root)]).files
+    runs = []
+    for in_flight in (3, 1):  # two files at once, then one after another
+        monkeypatch.setattr(DocPreprocessor, "pages_in_flight", in_flight)
+        options = BatchOptions([str(collection.root)], str(tmp_path / f"out{in_flight}"), pipeline={"cpu_threads": 2})
+        rows: list[dict] = []
+        run_local(files, options, "run", threading.Event(), rows.extend)
+        runs.append([{k: v for k, v in row.items() if k not in VOLATILE} for row in rows])
+    overlapped, serial = runs
+    inputs = [row["input_path"] for row in overlapped]
+    assert inputs == sorted(inputs, key=[item.uri for item in files].index)  # grouped, in the listing's order
+    assert overlapped == serial

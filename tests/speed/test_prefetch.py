@@ -82,16 +82,18 @@ def test_predict_iter_same_with_and_without_prefetch(pipeline, pages, tmp_path) 
     pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=72.0)
     inputs = [str(pdf), str(tmp_path / "missing.jpg")]
     runs = []
-    for depth in (0, 1):
-        pipeline.prefetch_pages = depth
+    # Stages one after another without and with decoding ahead, then the pages' stages overlapped.
+    for in_flight, depth in ((1, 0), (1, 1), (3, 1)):
+        pipeline.pages_in_flight, pipeline.prefetch_pages = in_flight, depth
         try:
             runs.append(list(pipeline.predict_iter(inputs, use_doc_unwarping=False, errors="yield")))
         finally:
-            del pipeline.prefetch_pages  # back to the class default
-    plain, overlapped = runs
-    assert [type(r).__name__ for r in plain] == [type(r).__name__ for r in overlapped] == ["PageResult", "PageResult", "PageFailure"]
-    for a, b in zip(plain[:2], overlapped[:2]):
-        assert a.angle == b.angle and np.array_equal(a.output_img, b.output_img)
+            del pipeline.prefetch_pages, pipeline.pages_in_flight  # back to the class defaults
+    plain = runs[0]
+    for other in runs[1:]:
+        assert [type(r).__name__ for r in plain] == [type(r).__name__ for r in other] == ["PageResult", "PageResult", "PageFailure"]
+        for a, b in zip(plain[:2], other[:2]):
+            assert a.angle == b.angle and np.array_equal(a.output_img, b.output_img)
     with pytest.raises(Exception) as raised:
         list(pipeline.predict_iter(inputs, use_doc_unwarping=False))
     assert type(raised.value) is type(plain[2].error)

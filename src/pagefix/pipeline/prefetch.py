@@ -5,17 +5,20 @@ model on one core, page n+1 is decoded on the other. Items come out in the same 
 source yields them; an exception the source raises is raised to the consumer at the same
 position, after the items before it. At most `depth` items wait in the queue, so memory stays
 bounded (one extra decoded page with depth 1).
+
+`overlapped` chains such threads into a pipeline of stages (ONNX Runtime and OpenCV release the
+GIL too), with a bound on the items between its first stage and its consumer.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["BackgroundWriter", "prefetch"]
+__all__ = ["BackgroundWriter", "overlapped", "prefetch"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -74,6 +77,73 @@ def prefetch(source: Iterable[T], depth: int = 1) -> Iterator[T]:
             except queue.Empty:
                 break
         worker.join()
+
+
+def overlapped(source: Iterable[Any], stages: Sequence[Callable[[Any], Any]], in_flight: int) -> Iterator[Any]:
+    """Each item of `source` through `stages` in turn, the stages working on different items at
+    once: every stage but the last on a thread of its own, the last in the consumer's thread.
+
+    Items come out in order, and an exception raised by the source or a stage comes out at its
+    item's position, after the items before it. At most `in_flight` items are between being taken
+    from `source` and being handed on by the consumer (an item's slot frees when the consumer asks
+    for the next one), so memory stays bounded; with three stages and `in_flight=3`, item n+1 is in
+    the first stage while n is in the second and n-1 in the last. Closing the returned generator
+    early stops the threads after at most the item each is working on.
+    """
+    if in_flight < 1:
+        raise ValueError("in_flight must be at least 1")
+    slots = threading.Semaphore(in_flight)
+    closed = threading.Event()
+
+    def admitted() -> Iterator[Any]:
+        iterator = iter(source)
+        try:
+            while True:
+                # The slot is taken before the item is made (a page decoded), not after.
+                while not slots.acquire(timeout=0.1):
+                    if closed.is_set():
+                        return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                yield item
+                del item
+        finally:
+            _close(iterator)
+
+    stream: Iterator[Any] = admitted()
+    for stage in stages[:-1]:
+        stream = prefetch(_applied(stage, stream), 1)
+    last = stages[-1]
+    try:
+        for item in stream:
+            done = last(item)
+            del item
+            yield done
+            del done
+            slots.release()
+    finally:
+        closed.set()
+        _close(stream)
+
+
+def _applied(stage: Callable[[Any], Any], source: Iterator[Any]) -> Iterator[Any]:
+    """`stage` of each item; closing it closes `source` (in the thread that runs both)."""
+    try:
+        for item in source:
+            done = stage(item)
+            del item
+            yield done
+            del done
+    finally:
+        _close(source)
+
+
+def _close(iterator: object) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
 
 
 def _put(items: queue.Queue, stop: threading.Event, entry: tuple[object, BaseException | None]) -> None:

@@ -3,12 +3,13 @@ unwarping) on ONNX Runtime. It never knows where a page came from: the input lay
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError, PagefixError
@@ -18,7 +19,7 @@ from ..models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
 from ..models.orientation_views import resolve_view_set
 from . import stages as page_stages
 from .angles import PageAngle, iter_angles
-from .prefetch import prefetch
+from .prefetch import overlapped, prefetch
 from .result import PageResult
 from .settings import SETTINGS_BY_NAME, PipelineConfig, load_config, per_call_settings
 from .stages import PageGrid, PreparedPage, UnwarpInput
@@ -45,8 +46,13 @@ class DocPreprocessor:
     accept prebuilt objects (for tests, or to share sessions between pipelines).
     """
 
-    #: Pages decoded ahead of the models in `predict_iter` (0: decode in the caller's thread).
+    #: Pages decoded ahead of the models in `predict_iter` when its stages run one after another
+    #: (0: decode in the caller's thread).
     prefetch_pages: int = 1
+    #: Chunks of pages (`batch_size` each) in `predict_iter` at once, its three stages overlapped:
+    #: chunk n+1 decoded and prepared while n is in UVDoc and n-1 is finished and handed out
+    #: (`prefetch.overlapped`; measured in bench/batch.py --photos). 1: one stage after another.
+    pages_in_flight: int = 3
 
     def __init__(
         self,
@@ -180,20 +186,37 @@ class DocPreprocessor:
             "keep_margin": keep_margin,
             **overrides,
         })
+        with contextlib.closing(self._chunk_results(input, settings)) as chunks:
+            for results in chunks:
+                while results:
+                    # Handed over, not kept: the next page is decoded without this generator still
+                    # holding the last result (three full-size images for a 100 MP page).
+                    item = results.pop(0)
+                    if isinstance(item, PageFailure) and errors == "raise":
+                        item.raise_error()
+                    yield item
+                    del item
+                del results
+
+    def _chunk_results(self, input: Any, settings: dict[str, Any]) -> Generator[list[PageResult | PageFailure], None, None]:
+        """The results of each chunk of the input's pages, in order."""
+        pages = iter_pages(input, self.limits)
+        if self.pages_in_flight > 1:
+            # Decoding happens in stage 1's thread, inside the bound on pages in flight.
+            yield from overlapped(_chunks(pages, self.config.batch_size), (
+                lambda chunk: self.prepare_pages(chunk, settings),
+                lambda prepared: (prepared, self.find_grids(_unwarp_inputs(prepared), settings)),
+                lambda found: self.finish_pages(found[0], found[1], settings),
+            ), self.pages_in_flight)
+            return
         # The next page is decoded on a thread while this one is in the models (order and
         # errors unchanged; one page ahead at most).
-        stream = prefetch(iter_pages(input, self.limits), self.prefetch_pages)
+        stream = prefetch(pages, self.prefetch_pages)
         while chunk := list(itertools.islice(stream, self.config.batch_size)):
             results = self._process_chunk(chunk, settings)
             del chunk
-            while results:
-                # Handed over, not kept: the next page is decoded without this generator still
-                # holding the last result (three full-size images for a 100 MP page).
-                item = results.pop(0)
-                if isinstance(item, PageFailure) and errors == "raise":
-                    item.raise_error()
-                yield item
-                del item
+            yield results
+            del results
 
     def process_pages(self, pages: Iterable[Page | PageFailure], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         """Run already decoded pages through the models (for front ends that decode themselves);
@@ -224,6 +247,22 @@ class DocPreprocessor:
 
     def _process_chunk(self, chunk: list[Page | PageFailure], settings: dict[str, Any]) -> list[PageResult | PageFailure]:
         prepared = self.prepare_pages(chunk, settings)
-        grids = self.find_grids([p.unwarp_input if isinstance(p, PreparedPage) else None for p in prepared], settings)
+        grids = self.find_grids(_unwarp_inputs(prepared), settings)
         return self.finish_pages(prepared, grids, settings)
+
+
+def _chunks(pages: Iterator[Page | PageFailure], size: int) -> Iterator[list[Page | PageFailure]]:
+    """`size` pages at a time; closing it closes `pages` (an open PDF stops being read)."""
+    try:
+        while chunk := list(itertools.islice(pages, size)):
+            yield chunk
+            del chunk  # not kept here while the stages work on it
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+
+
+def _unwarp_inputs(prepared: list[PreparedPage | PageFailure]) -> list[UnwarpInput | None]:
+    return [p.unwarp_input if isinstance(p, PreparedPage) else None for p in prepared]
 
