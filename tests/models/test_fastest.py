@@ -1,5 +1,5 @@
-"""enable_hpi: every CPU configuration computes the same model, the fastest is picked, logged and
-remembered per machine."""
+"""enable_hpi and cpu_backend="auto": every CPU configuration computes the same model, the fastest
+is picked, logged and remembered per machine, and a candidate that breaks is left out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import logging
 import numpy as np
 import pytest
 
+from pagefix.errors import ConfigError
 from pagefix.models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
-from pagefix.models.fastest import candidates, choose_fastest
+from pagefix.models.fastest import Candidate, candidates, choose_fastest
 from pagefix.models.openvino_runner import OpenVinoRunner, openvino_installed
 from pagefix.models.runtime import OnnxRunner
 
@@ -84,3 +85,120 @@ def test_without_openvino_hpi_says_what_to_install(hpi_home, monkeypatch, caplog
         runner = choose_fastest(files.path, RuntimeOptions(device="cpu", enable_hpi=True), (1, 3, 224, 224))
     assert isinstance(runner, OnnxRunner)
     assert "pagefix[openvino]" in caplog.text
+
+
+# -- cpu_backend="auto", the default -------------------------------------------------------------
+
+#: Largest difference, in pixels of UVDoc's 488x712 input, between a grid of any configuration
+#: "auto" may pick and ONNX Runtime fp32's on the rendered curled page; measured 0.0 (fp32) and
+#: BF16_MEASURED px (bf16) here, twice that allowed (bench/backends.py measures the real sets).
+BF16_MEASURED = 0.96
+GRID_BOUND_PX = 2 * BF16_MEASURED
+
+
+@pytest.fixture(scope="module")
+def uvdoc():
+    return ModelStore().resolve("unwarping")
+
+
+@pytest.fixture()
+def choices(tmp_path, monkeypatch):
+    """Where the choices are remembered, for this test only (the models stay in the user's cache)."""
+    import pagefix.models.fastest as fastest
+
+    path = tmp_path / "hpi.json"
+    monkeypatch.setattr(fastest, "_cache_path", lambda: path)
+    monkeypatch.setattr(fastest, "_compiled_dir", lambda: tmp_path / "openvino")
+    return path
+
+
+AUTO = RuntimeOptions(device="cpu", cpu_threads=2, cpu_backend="auto")
+
+
+@needs_openvino
+def test_auto_measures_once_logs_once_and_reuses_the_choice(uvdoc, choices, caplog):
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        Unwarper.from_files(uvdoc, AUTO)
+    (key, entry), = json.loads(choices.read_text()).items()
+    expected = {c.name for c in candidates(uvdoc.path, AUTO, bf16_ok=True)}
+    assert set(entry["seconds"]) == expected and "openvino-fp32" in expected
+    assert entry["name"] == min(entry["seconds"], key=entry["seconds"].get)
+    assert f"cpu_backend=auto: UVDoc runs on {entry['name']}" in caplog.text
+
+    # The remembered choice is what the next load gets, without measuring or saying it again.
+    choices.write_text(json.dumps({key: {"name": "openvino-fp32", "seconds": entry["seconds"]}}))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        again = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(again.runner, OpenVinoRunner) and again.runner.precision == "f32"
+    assert caplog.text == ""
+    assert any((choices.parent / "openvino").iterdir())  # the winner's compiled model is kept
+
+
+def test_onnxruntime_pinned_is_plain_onnx_runtime_and_measures_nothing(uvdoc, choices, pages):
+    from pagefix import DocPreprocessor
+
+    pipeline = DocPreprocessor(device="cpu", cpu_threads=2, cpu_backend="onnxruntime",
+                               use_doc_orientation_classify=False)
+    for runner in (pipeline.unwarper.runner, Unwarper.from_files(uvdoc, RuntimeOptions(device="cpu")).runner):
+        assert isinstance(runner, OnnxRunner) and runner.providers == ["CPUExecutionProvider"]
+    assert not choices.exists()
+    with pytest.raises(ConfigError, match="contradict"):
+        DocPreprocessor(device="cpu", cpu_backend="onnxruntime", enable_hpi=True, use_doc_orientation_classify=False)
+
+
+def test_the_pipeline_defaults_to_auto():
+    from pagefix.pipeline.settings import PipelineConfig
+
+    assert PipelineConfig().cpu_backend == "auto"
+
+
+@needs_openvino
+def test_every_configuration_auto_may_pick_gives_fp32_grids_and_decisions(uvdoc, pages):
+    from pagefix.models.warp_score import warp_probes
+
+    reference = Unwarper.from_files(uvdoc, RuntimeOptions(device="cpu", cpu_threads=2))
+    photo, scan = pages.curled, pages.scan
+    expected = reference.predict_grids([photo])[0]
+    expected_flat = [p.is_flat(2.0, 6.0) for p in warp_probes(reference, [photo, scan])]
+    assert expected_flat == [False, True]
+    scale = np.array([487 / 2, 711 / 2])[:, None, None]
+    for candidate in candidates(uvdoc.path, AUTO, bf16_ok=True):
+        unwarper = Unwarper(candidate.load())
+        difference = np.abs(unwarper.predict_grids([photo])[0] - expected) * scale
+        assert difference.max() <= GRID_BOUND_PX, (candidate.name, difference.max())
+        assert [p.is_flat(2.0, 6.0) for p in warp_probes(unwarper, [photo, scan])] == expected_flat, candidate.name
+
+
+class _WrongShapes:
+    def __call__(self, batch):
+        return [np.zeros((len(batch), 3, 5), np.float32)]
+
+
+def _broken():
+    raise RuntimeError("cannot compile: no such kernel")
+
+
+def test_a_broken_candidate_is_left_out_with_a_warning(uvdoc, choices, monkeypatch, caplog):
+    import pagefix.models.fastest as fastest
+
+    plain = RuntimeOptions(device="cpu", cpu_threads=2)
+    found = [Candidate("onnxruntime", lambda: OnnxRunner.load(uvdoc.path, plain)),
+             Candidate("openvino-bf16", _broken), Candidate("openvino-fp32", _WrongShapes)]
+    monkeypatch.setattr(fastest, "candidates", lambda *args, **kwargs: found)
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        unwarper = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(unwarper.runner, OnnxRunner)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("openvino-bf16 cannot run" in w and "no such kernel" in w for w in warnings)
+    assert any("openvino-fp32 gives outputs of shapes" in w for w in warnings)
+    assert "Traceback" not in caplog.text
+
+    # A remembered choice that no longer loads: ONNX Runtime, with a warning.
+    (key, entry), = json.loads(choices.read_text()).items()
+    choices.write_text(json.dumps({key: {"name": "openvino-bf16", "seconds": {"openvino-bf16": 0.01}}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        again = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(again.runner, OnnxRunner)
+    assert "openvino-bf16 no longer loads UVDoc" in caplog.text

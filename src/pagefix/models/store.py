@@ -62,6 +62,9 @@ class ModelSpec:
     # A model shipped inside pagefix: its folder under `BUNDLED_DIR` (package, version and member
     # then only describe it; nothing is fetched).
     bundled: str | None = None
+    # Its output at bfloat16 on the CPU (OpenVINO) was measured equal to fp32's (bench/backends.py,
+    # docs/unwarping.md), so `cpu_backend="auto"` may run it there.
+    bf16_measured_equal: bool = False
 
     @property
     def requirement(self) -> str:
@@ -119,6 +122,7 @@ MODELS: dict[str, ModelSpec] = {
         license="MIT",
         source_precision="fp16",
         preprocessing={"input_width": 488, "input_height": 712, "channel_order": "rgb"},
+        bf16_measured_equal=True,
     ),
 }
 
@@ -133,6 +137,9 @@ class ModelFiles:
     task: str
     path: Path
     config: dict[str, Any]
+    #: The model table's entry when the files are that model's, checked against its digest; None
+    #: for a model directory or file the user named.
+    spec: ModelSpec | None = None
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -179,7 +186,7 @@ class ModelStore:
         directory = self.ensure(spec.name)
         config = _read_config(directory)
         wanted = FP16_FILE if precision == "fp16" and (directory / FP16_FILE).exists() else MODEL_FILE
-        return ModelFiles(spec.name, task, directory / wanted, config)
+        return ModelFiles(spec.name, task, directory / wanted, config, spec)
 
     @staticmethod
     def spec(name: str) -> ModelSpec:
