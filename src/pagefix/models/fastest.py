@@ -105,8 +105,8 @@ def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int,
         if asked == "enable_hpi":
             logger.warning("enable_hpi: only ONNX Runtime's CPU provider is installed here; "
                            'pip install "pagefix[openvino]" adds OpenVINO as a candidate')
-        else:  # the default: nothing was asked for, so nothing is missing
-            logger.info("%s: %s runs on onnxruntime (the only CPU configuration installed)", asked, path.parent.name)
+        else:  # the default: nothing was asked for, nothing is missing and nothing was chosen
+            logger.debug("%s: %s runs on onnxruntime (the only CPU configuration installed)", asked, path.parent.name)
         return found[0].load()
     key = _cache_key(path, options.threads, [c.name for c in found])
     remembered = _read_cache().get(key) if remember else None

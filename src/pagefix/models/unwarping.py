@@ -37,7 +37,7 @@ class Unwarper:
         width, height = kwargs.get("input_width", 488), kwargs.get("input_height", 712)
         # bf16 may run UVDoc under enable_hpi: its loss on Inv3DReal was measured (docs/python.md).
         # By default (cpu_backend="auto") only where the table says its output was measured equal
-        # (bench/backends.py); other UVDoc weights get the fp32 configurations, which compute the same.
+        # (bench/backends.py); otherwise the fp32 configurations, which compute the same.
         auto: AutoChoice = "bf16" if files.spec is not None and files.spec.bf16_measured_equal else "fp32"
         runner = load_runner(files.path, options, (1, 3, height, width), bf16_ok=True, auto=auto)
         return cls(runner, **kwargs)
