@@ -218,3 +218,16 @@ def test_without_openvino_auto_is_onnx_runtime_and_says_nothing(uvdoc, choices, 
         unwarper = Unwarper.from_files(uvdoc, AUTO)
     assert isinstance(unwarper.runner, OnnxRunner)
     assert caplog.text == "" and not choices.exists()
+
+
+def test_an_openvino_that_cannot_start_is_left_out_with_a_warning(uvdoc, choices, monkeypatch, caplog):
+    import pagefix.models.fastest as fastest
+
+    def broken_install() -> bool:
+        raise OSError("libopenvino.so: cannot open shared object file")
+
+    monkeypatch.setattr(fastest, "openvino_installed", broken_install)
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        unwarper = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(unwarper.runner, OnnxRunner)
+    assert "OpenVINO is installed but cannot start" in caplog.text and "libopenvino.so" in caplog.text

@@ -89,10 +89,15 @@ def candidates(path: Path, options: RuntimeOptions, bf16_ok: bool, cache_dir: Pa
     if "OpenVINOExecutionProvider" in available_providers():
         provider = ("OpenVINOExecutionProvider", {"device_type": "CPU", "num_of_threads": options.threads})
         found.append(Candidate("onnxruntime-openvino", lambda: OnnxRunner.load(path, plain, providers=[provider])))
-    if openvino_installed():
-        found.append(Candidate("openvino-fp32", lambda: OpenVinoRunner.load(path, options.threads, "f32", cache_dir)))
-        if bf16_ok and openvino_bf16_supported():
-            found.append(Candidate("openvino-bf16", lambda: OpenVinoRunner.load(path, options.threads, "bf16", cache_dir)))
+    try:
+        if openvino_installed():
+            found.append(Candidate("openvino-fp32", lambda: OpenVinoRunner.load(path, options.threads, "f32", cache_dir)))
+            if bf16_ok and openvino_bf16_supported():
+                found.append(Candidate("openvino-bf16",
+                                       lambda: OpenVinoRunner.load(path, options.threads, "bf16", cache_dir)))
+    except Exception as exc:  # noqa: BLE001 - a broken OpenVINO install (missing libraries, no CPU plugin)
+        logger.warning("OpenVINO is installed but cannot start (%s); it is left out", exc)
+        found = [c for c in found if not c.name.startswith("openvino-")]
     return found
 
 
