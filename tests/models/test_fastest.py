@@ -1,5 +1,5 @@
-"""enable_hpi: every CPU configuration computes the same model, the fastest is picked, logged and
-remembered per machine."""
+"""enable_hpi and cpu_backend="auto": every CPU configuration computes the same model, the fastest
+is picked, logged and remembered per machine, and a candidate that breaks is left out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import logging
 import numpy as np
 import pytest
 
+from pagefix.errors import ConfigError
 from pagefix.models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
-from pagefix.models.fastest import candidates, choose_fastest
+from pagefix.models.fastest import Candidate, candidates, choose_fastest
 from pagefix.models.openvino_runner import OpenVinoRunner, openvino_installed
 from pagefix.models.runtime import OnnxRunner
 
@@ -84,3 +85,149 @@ def test_without_openvino_hpi_says_what_to_install(hpi_home, monkeypatch, caplog
         runner = choose_fastest(files.path, RuntimeOptions(device="cpu", enable_hpi=True), (1, 3, 224, 224))
     assert isinstance(runner, OnnxRunner)
     assert "pagefix[openvino]" in caplog.text
+
+
+# -- cpu_backend="auto", the default -------------------------------------------------------------
+
+#: Largest difference, in pixels of UVDoc's 488x712 input, between a grid of a configuration
+#: "auto" may pick and ONNX Runtime fp32's: measured 0.0004 px on the rendered curled page and
+#: 0.0007 px at most on the 278 development pages (bench/backends.py).
+GRID_BOUND_PX = 0.01
+
+
+def auto_candidates(files):
+    """The configurations `cpu_backend="auto"` chooses among for this model here."""
+    bf16 = files.spec is not None and files.spec.bf16_measured_equal
+    return candidates(files.path, AUTO, bf16_ok=bf16)
+
+
+@pytest.fixture(scope="module")
+def uvdoc():
+    return ModelStore().resolve("unwarping")
+
+
+@pytest.fixture()
+def choices(tmp_path, monkeypatch):
+    """Where the choices are remembered, for this test only (the models stay in the user's cache)."""
+    import pagefix.models.fastest as fastest
+
+    path = tmp_path / "hpi.json"
+    monkeypatch.setattr(fastest, "_cache_path", lambda: path)
+    monkeypatch.setattr(fastest, "_compiled_dir", lambda: tmp_path / "openvino")
+    return path
+
+
+AUTO = RuntimeOptions(device="cpu", cpu_threads=2, cpu_backend="auto")
+
+
+@needs_openvino
+def test_auto_measures_once_logs_once_and_reuses_the_choice(uvdoc, choices, caplog):
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        Unwarper.from_files(uvdoc, AUTO)
+    (key, entry), = json.loads(choices.read_text()).items()
+    expected = {c.name for c in auto_candidates(uvdoc)}
+    assert set(entry["seconds"]) == expected and "openvino-fp32" in expected
+    assert entry["name"] == min(entry["seconds"], key=entry["seconds"].get)
+    assert f"cpu_backend=auto: UVDoc runs on {entry['name']}" in caplog.text
+
+    # The remembered choice is what the next load gets, without measuring or saying it again.
+    choices.write_text(json.dumps({key: {"name": "openvino-fp32", "seconds": entry["seconds"]}}))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        again = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(again.runner, OpenVinoRunner) and again.runner.precision == "f32"
+    assert caplog.text == ""
+    assert any((choices.parent / "openvino").iterdir())  # the winner's compiled model is kept
+
+
+def test_onnxruntime_pinned_is_plain_onnx_runtime_and_measures_nothing(uvdoc, choices, pages):
+    from pagefix import DocPreprocessor
+
+    pipeline = DocPreprocessor(device="cpu", cpu_threads=2, cpu_backend="onnxruntime",
+                               use_doc_orientation_classify=False)
+    for runner in (pipeline.unwarper.runner, Unwarper.from_files(uvdoc, RuntimeOptions(device="cpu")).runner):
+        assert isinstance(runner, OnnxRunner) and runner.providers == ["CPUExecutionProvider"]
+    assert not choices.exists()
+    with pytest.raises(ConfigError, match="contradict"):
+        DocPreprocessor(device="cpu", cpu_backend="onnxruntime", enable_hpi=True, use_doc_orientation_classify=False)
+
+
+def test_the_pipeline_defaults_to_auto():
+    from pagefix.pipeline.settings import PipelineConfig
+
+    assert PipelineConfig().cpu_backend == "auto"
+
+
+@needs_openvino
+def test_every_configuration_auto_may_pick_gives_fp32_grids_and_decisions(uvdoc, pages):
+    from pagefix.models.warp_score import warp_probes
+
+    reference = Unwarper.from_files(uvdoc, RuntimeOptions(device="cpu", cpu_threads=2))
+    photo, scan = pages.curled, pages.scan
+    expected = reference.predict_grids([photo])[0]
+    expected_flat = [p.is_flat(2.0, 6.0) for p in warp_probes(reference, [photo, scan])]
+    assert expected_flat == [False, True]
+    scale = np.array([487 / 2, 711 / 2])[:, None, None]
+    for candidate in auto_candidates(uvdoc):
+        unwarper = Unwarper(candidate.load())
+        difference = np.abs(unwarper.predict_grids([photo])[0] - expected) * scale
+        assert difference.max() <= GRID_BOUND_PX, (candidate.name, difference.max())
+        assert [p.is_flat(2.0, 6.0) for p in warp_probes(unwarper, [photo, scan])] == expected_flat, candidate.name
+
+
+class _WrongShapes:
+    def __call__(self, batch):
+        return [np.zeros((len(batch), 3, 5), np.float32)]
+
+
+def _broken():
+    raise RuntimeError("cannot compile: no such kernel")
+
+
+def test_a_broken_candidate_is_left_out_with_a_warning(uvdoc, choices, monkeypatch, caplog):
+    import pagefix.models.fastest as fastest
+
+    plain = RuntimeOptions(device="cpu", cpu_threads=2)
+    found = [Candidate("onnxruntime", lambda: OnnxRunner.load(uvdoc.path, plain)),
+             Candidate("openvino-bf16", _broken), Candidate("openvino-fp32", _WrongShapes)]
+    monkeypatch.setattr(fastest, "candidates", lambda *args, **kwargs: found)
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        unwarper = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(unwarper.runner, OnnxRunner)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("openvino-bf16 cannot run" in w and "no such kernel" in w for w in warnings)
+    assert any("openvino-fp32 gives outputs of shapes" in w for w in warnings)
+    assert "Traceback" not in caplog.text
+
+    # A remembered choice that no longer loads: ONNX Runtime, with a warning.
+    (key, entry), = json.loads(choices.read_text()).items()
+    choices.write_text(json.dumps({key: {"name": "openvino-bf16", "seconds": {"openvino-bf16": 0.01}}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        again = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(again.runner, OnnxRunner)
+    assert "openvino-bf16 no longer loads UVDoc" in caplog.text
+
+
+def test_without_openvino_auto_is_onnx_runtime_and_says_nothing(uvdoc, choices, monkeypatch, caplog):
+    import pagefix.models.fastest as fastest
+
+    monkeypatch.setattr(fastest, "openvino_installed", lambda: False)
+    monkeypatch.setattr(fastest, "available_providers", lambda: ["CPUExecutionProvider"])
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        unwarper = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(unwarper.runner, OnnxRunner)
+    assert caplog.text == "" and not choices.exists()
+
+
+def test_an_openvino_that_cannot_start_is_left_out_with_a_warning(uvdoc, choices, monkeypatch, caplog):
+    import pagefix.models.fastest as fastest
+
+    def broken_install() -> bool:
+        raise OSError("libopenvino.so: cannot open shared object file")
+
+    monkeypatch.setattr(fastest, "openvino_installed", broken_install)
+    with caplog.at_level(logging.WARNING, logger="pagefix"):
+        unwarper = Unwarper.from_files(uvdoc, AUTO)
+    assert isinstance(unwarper.runner, OnnxRunner)
+    assert "OpenVINO is installed but cannot start" in caplog.text and "libopenvino.so" in caplog.text

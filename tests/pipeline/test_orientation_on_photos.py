@@ -72,7 +72,7 @@ def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, test_data):
 def test_reference_settings_reproduce_the_reference_decision(pages):
     reference = DocPreprocessor(
         device="cpu", orientation_views="reference", reclassify_unwarped=False, skip_flat_pages=False,
-        orientation_classifier=None,
+        cpu_backend="onnxruntime", orientation_classifier=None,
     )
     photo = pages.curled
     turned = cv2.rotate(photo, cv2.ROTATE_180)

@@ -1,11 +1,17 @@
-"""`enable_hpi` on the CPU: time every configuration that can run a model here and keep the fastest.
+"""The CPU configuration a model runs on: the fastest one installed, measured once per machine.
+
+Two callers: `cpu_backend="auto"` (the pipeline's default) chooses among the configurations whose
+output was measured equal to ONNX Runtime fp32's (fp32 everywhere; bf16 for the models whose table
+entry says so, `ModelSpec.bf16_measured_equal`, see bench/backends.py); `enable_hpi` chooses among
+every configuration, bf16 included for the models whose accuracy at bf16 was measured (`bf16_ok`).
 
 The candidates are ONNX Runtime's CPU provider (always), ONNX Runtime's OpenVINO provider (when the
 installed onnxruntime has it) and the OpenVINO runtime (the `openvino` extra) at fp32 and, on CPUs
-with native bfloat16, at bf16 for the models whose accuracy at bf16 was measured (`bf16_ok`).
-Each is loaded, warmed up and timed on an input of the model's size; the winner is remembered in
-`$PAGEFIX_HOME/hpi.json` per model file, thread count, CPU and library versions, so the timing is
-paid once per machine. Which configuration won, and by how much, is logged.
+with native bfloat16, at bf16. Each is loaded, warmed up, checked (its outputs have ONNX Runtime's
+shapes and are finite) and timed on an input of the model's size; a candidate that fails is left
+out with a warning. The winner is remembered in `$PAGEFIX_HOME/hpi.json` per model file, thread
+count, CPU and library versions, so the timing is paid once per machine. Which configuration won,
+and by how much, is logged at INFO.
 """
 
 from __future__ import annotations
@@ -21,16 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import ModelStoreError
 from .openvino_runner import OpenVinoRunner, openvino_bf16_supported, openvino_installed
 from .runtime import OnnxRunner, Runner, RuntimeOptions, available_providers
 from .store import default_home
 
-__all__ = ["Candidate", "HpiChoice", "candidates", "choose_fastest", "load_runner"]
+__all__ = ["AutoChoice", "Candidate", "HpiChoice", "candidates", "choose_fastest", "load_runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,71 +56,110 @@ class HpiChoice:
     name: str
     seconds: dict[str, float]
 
-    def describe(self, model: str) -> str:
+    def describe(self, model: str, asked: str = "enable_hpi") -> str:
         others = ", ".join(f"{n} {s:.3f} s" for n, s in sorted(self.seconds.items(), key=lambda i: i[1]) if n != self.name)
-        return f"enable_hpi: {model} runs on {self.name} ({self.seconds[self.name]:.3f} s per call; {others or 'no other candidate'})"
+        return f"{asked}: {model} runs on {self.name} ({self.seconds[self.name]:.3f} s per call; {others or 'no other candidate'})"
 
 
-def load_runner(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False) -> Runner:
-    """The runner a model class uses: the measured fastest with `enable_hpi` on the CPU, else ONNX
-    Runtime with the providers `options` names (CUDA, TensorRT, oneDNN, CPU)."""
-    if options.enable_hpi and options.device_kind()[0] == "cpu":
-        return choose_fastest(path, options, sample_shape, bf16_ok)
+#: What `cpu_backend="auto"` may pick for a model: nothing but ONNX Runtime ("none"), the fp32
+#: configurations, or those and bf16 (its output measured equal).
+AutoChoice = Literal["none", "fp32", "bf16"]
+
+
+def load_runner(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False,
+                auto: AutoChoice = "none") -> Runner:
+    """The runner a model class uses. On the CPU: the measured fastest of every candidate with
+    `enable_hpi`; with `cpu_backend="auto"`, the measured fastest of the candidates `auto` allows,
+    unless the options ask for something specific (fp16 weights, the oneDNN provider). Otherwise
+    ONNX Runtime with the providers `options` names (CUDA, TensorRT, oneDNN, CPU)."""
+    if options.device_kind()[0] == "cpu":
+        if options.enable_hpi:
+            return choose_fastest(path, options, sample_shape, bf16_ok)
+        if (options.cpu_backend == "auto" and auto != "none" and options.precision == "fp32"
+                and not options.enable_mkldnn):
+            return choose_fastest(path, options, sample_shape, auto == "bf16", asked="cpu_backend=auto")
     return OnnxRunner.load(path, options)
 
 
-def candidates(path: Path, options: RuntimeOptions, bf16_ok: bool) -> list[Candidate]:
-    """Every CPU configuration that can load `path` on this machine, ONNX Runtime's CPU provider first."""
+def candidates(path: Path, options: RuntimeOptions, bf16_ok: bool, cache_dir: Path | None = None) -> list[Candidate]:
+    """Every CPU configuration that can load `path` on this machine, ONNX Runtime's CPU provider
+    first; `cache_dir`: where OpenVINO keeps what it compiles (`OpenVinoRunner.load`)."""
     plain = RuntimeOptions(device="cpu", cpu_threads=options.threads)
     found = [Candidate("onnxruntime", lambda: OnnxRunner.load(path, plain, providers=["CPUExecutionProvider"]))]
     if "OpenVINOExecutionProvider" in available_providers():
         provider = ("OpenVINOExecutionProvider", {"device_type": "CPU", "num_of_threads": options.threads})
         found.append(Candidate("onnxruntime-openvino", lambda: OnnxRunner.load(path, plain, providers=[provider])))
-    if openvino_installed():
-        found.append(Candidate("openvino-fp32", lambda: OpenVinoRunner.load(path, options.threads, "f32")))
-        if bf16_ok and openvino_bf16_supported():
-            found.append(Candidate("openvino-bf16", lambda: OpenVinoRunner.load(path, options.threads, "bf16")))
+    try:
+        if openvino_installed():
+            found.append(Candidate("openvino-fp32", lambda: OpenVinoRunner.load(path, options.threads, "f32", cache_dir)))
+            if bf16_ok and openvino_bf16_supported():
+                found.append(Candidate("openvino-bf16",
+                                       lambda: OpenVinoRunner.load(path, options.threads, "bf16", cache_dir)))
+    except Exception as exc:  # noqa: BLE001 - a broken OpenVINO install (missing libraries, no CPU plugin)
+        logger.warning("OpenVINO is installed but cannot start (%s); it is left out", exc)
+        found = [c for c in found if not c.name.startswith("openvino-")]
     return found
 
 
 def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False,
-                   remember: bool = True) -> Runner:
+                   remember: bool = True, asked: str = "enable_hpi") -> Runner:
     """The fastest runner for `path` on this CPU, measured now or remembered from an earlier run
-    (`remember=False`: measured now, and not stored)."""
+    (`remember=False`: measured now, and not stored); `asked` names the setting in the log."""
     found = candidates(path, options, bf16_ok)
     if len(found) == 1:
-        logger.warning("enable_hpi: only ONNX Runtime's CPU provider is installed here; "
-                       'pip install "pagefix[openvino]" adds OpenVINO as a candidate')
+        if asked == "enable_hpi":
+            logger.warning("enable_hpi: only ONNX Runtime's CPU provider is installed here; "
+                           'pip install "pagefix[openvino]" adds OpenVINO as a candidate')
+        else:  # the default: nothing was asked for, nothing is missing and nothing was chosen
+            logger.debug("%s: %s runs on onnxruntime (the only CPU configuration installed)", asked, path.parent.name)
         return found[0].load()
     key = _cache_key(path, options.threads, [c.name for c in found])
     remembered = _read_cache().get(key) if remember else None
-    by_name = {c.name: c for c in found}
-    if remembered and remembered.get("name") in by_name:
+    if remembered and remembered.get("name") in {c.name for c in found}:
         choice = HpiChoice(remembered["name"], remembered["seconds"])
-        logger.info(choice.describe(path.parent.name) + " [measured earlier]")
-        return by_name[choice.name].load()
-    choice, runner = _measure(found, sample_shape)
-    logger.info(choice.describe(path.parent.name))
+        # The winner's compiled model is kept from its second load on: loading OpenVINO's compiled
+        # bf16 UVDoc takes a fraction of compiling it (docs/unwarping.md). The losers never are.
+        by_name = {c.name: c for c in candidates(path, options, bf16_ok, _compiled_dir())}
+        try:
+            runner = by_name[choice.name].load()
+        except Exception as exc:  # noqa: BLE001 - whatever breaks a candidate, ONNX Runtime still runs the model
+            logger.warning("%s: %s no longer loads %s (%s); using onnxruntime", asked, choice.name, path.parent.name, exc)
+            return found[0].load()
+        # enable_hpi was asked for, so its answer is always said; the default's once, when measured.
+        level = logging.INFO if asked == "enable_hpi" else logging.DEBUG
+        logger.log(level, choice.describe(path.parent.name, asked) + " [measured earlier]")
+        return runner
+    choice, runner = _measure(found, sample_shape, asked)
+    logger.info(choice.describe(path.parent.name, asked))
     if remember:
         _write_cache(key, {"name": choice.name, "seconds": choice.seconds})
     return runner
 
 
-def _measure(found: list[Candidate], sample_shape: tuple[int, ...]) -> tuple[HpiChoice, Runner]:
+def _measure(found: list[Candidate], sample_shape: tuple[int, ...], asked: str = "enable_hpi") -> tuple[HpiChoice, Runner]:
     """Times the candidates in turns (one run of each, then again), so a burst of load elsewhere on
-    the machine slows them all alike instead of deciding the race."""
+    the machine slows them all alike instead of deciding the race. The first candidate (ONNX
+    Runtime's CPU provider) must load: a model it cannot run is a broken model. Any other that
+    fails to load or run, or gives outputs of other shapes or non-finite values, is left out with
+    a warning."""
     sample = np.random.default_rng(0).random(sample_shape, dtype=np.float32)
-    runners: dict[str, Runner] = {}
-    for candidate in found:
+    first, *others = found
+    baseline = first.load()
+    expected = [o.shape for o in baseline(sample)]  # also the warm-up: allocations, kernel selection
+    runners: dict[str, Runner] = {first.name: baseline}
+    for candidate in others:
         try:
             runner = candidate.load()
-            runner(sample)  # warm-up: first-call allocations and kernel selection
-        except ModelStoreError as exc:
-            logger.info("enable_hpi: %s cannot run this model (%s)", candidate.name, exc)
+            outputs = runner(sample)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO and providers raise plain RuntimeErrors
+            logger.warning("%s: %s cannot run this model, left out (%s)", asked, candidate.name, exc)
+            continue
+        shapes = [o.shape for o in outputs]
+        if shapes != expected or not all(np.isfinite(o).all() for o in outputs):
+            logger.warning("%s: %s gives outputs of shapes %s (onnxruntime: %s) or non-finite values, left out",
+                           asked, candidate.name, shapes, expected)
             continue
         runners[candidate.name] = runner
-    if not runners:
-        raise ModelStoreError("enable_hpi: no configuration could run the model")
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(TIMED_RUNS):
         for name, runner in runners.items():
@@ -129,6 +173,17 @@ def _measure(found: list[Candidate], sample_shape: tuple[int, ...]) -> tuple[Hpi
 
 def _cache_path() -> Path:
     return default_home() / "hpi.json"
+
+
+def _compiled_dir() -> Path | None:
+    """OpenVINO's cache of compiled models, or None where it cannot be made (then it compiles)."""
+    path = default_home() / "openvino"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        logger.debug("cannot keep OpenVINO's compiled models in %s: %s", path, exc)
+        return None
+    return path
 
 
 def _cache_key(path: Path, threads: int, names: list[str]) -> str:

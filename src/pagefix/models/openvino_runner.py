@@ -43,15 +43,19 @@ class OpenVinoRunner:
         self._local = threading.local()
 
     @classmethod
-    def load(cls, path: Path, threads: int, precision: str = "f32") -> OpenVinoRunner:
+    def load(cls, path: Path, threads: int, precision: str = "f32", cache_dir: Path | None = None) -> OpenVinoRunner:
+        """`cache_dir`: where OpenVINO keeps the compiled model, so that the next load of the same
+        file, precision and threads reads it instead of compiling again (docs/unwarping.md)."""
         import openvino as ov
 
-        config = {
+        config: dict[str, Any] = {
             "INFERENCE_NUM_THREADS": int(threads),
             # OpenVINO would pick bf16 by itself on CPUs that have it; the choice stays ours.
             "INFERENCE_PRECISION_HINT": precision,
             "PERFORMANCE_HINT": "LATENCY",
         }
+        if cache_dir is not None:
+            config["CACHE_DIR"] = str(cache_dir)
         try:
             compiled = ov.Core().compile_model(str(path), "CPU", config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeError

@@ -56,8 +56,9 @@ class OrientationClassifier:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("labels", "resize_short", "crop_size", "mean", "std") if k in settings}
         crop = kwargs.get("crop_size", 224)
-        # bf16 may run it: on real pages in four turns it scores what fp32 scores (docs/python.md,
-        # enable_hpi).
+        # bf16 may run it under enable_hpi: on real pages in four turns it scores what fp32 scores
+        # (docs/python.md). cpu_backend="auto" leaves it on ONNX Runtime, the fastest fp32
+        # configuration for it here (docs/unwarping.md, CPU configurations).
         return cls(load_runner(files.path, options, (1, 3, crop, crop), bf16_ok=True), name=files.name, **kwargs)
 
     def normalize(self, crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Map the reference's device settings (device, precision, cpu_threads, enable_hpi, use_tensorrt,
-enable_mkldnn) onto ONNX Runtime sessions, in one place. A setting that cannot apply is said out
+enable_mkldnn) and pagefix's `cpu_backend` onto ONNX Runtime sessions, in one place. A setting that cannot apply is said out
 loud: a warning where pagefix can fall back sensibly, a `DeviceError` where it cannot."""
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ import numpy as np
 
 from ..errors import ConfigError, DeviceError, ModelStoreError
 
-__all__ = ["OnnxRunner", "Runner", "RuntimeOptions", "available_providers", "usable_cpu_count"]
+__all__ = ["CPU_BACKENDS", "OnnxRunner", "Runner", "RuntimeOptions", "available_providers", "usable_cpu_count"]
+
+#: `cpu_backend` values: "auto" runs a model on the fastest CPU configuration whose output was
+#: measured equal to ONNX Runtime fp32's (models/fastest.py); "onnxruntime" is ONNX Runtime's CPU
+#: provider at fp32 and nothing else, the configuration the reference's figures are reproduced with.
+CPU_BACKENDS = ("auto", "onnxruntime")
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +55,15 @@ class RuntimeOptions:
     use_tensorrt: bool = False
     enable_mkldnn: bool | None = None
     mkldnn_cache_capacity: int | None = None
+    #: The pipeline's setting defaults to "auto"; a model built by hand gets plain ONNX Runtime
+    #: unless it asks (the training code and the model tests compare against those numbers).
+    cpu_backend: str = "onnxruntime"
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "fp16"):
             raise ConfigError(f"precision must be 'fp32' or 'fp16', not {self.precision!r}")
+        if self.cpu_backend not in CPU_BACKENDS:
+            raise ConfigError(f"cpu_backend must be one of {', '.join(CPU_BACKENDS)}, not {self.cpu_backend!r}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ConfigError("cpu_threads must be >= 1")
 

@@ -62,6 +62,10 @@ class ModelSpec:
     # A model shipped inside pagefix: its folder under `BUNDLED_DIR` (package, version and member
     # then only describe it; nothing is fetched).
     bundled: str | None = None
+    # Its output at bfloat16 on the CPU (OpenVINO) was measured equal to fp32's, no flat-page
+    # decision changed included (bench/backends.py), so `cpu_backend="auto"` may run it there.
+    # UVDoc fails that by 3 probe decisions of 278 (docs/unwarping.md, CPU configurations).
+    bf16_measured_equal: bool = False
 
     @property
     def requirement(self) -> str:
@@ -133,6 +137,9 @@ class ModelFiles:
     task: str
     path: Path
     config: dict[str, Any]
+    #: The model table's entry when the files are that model's, checked against its digest; None
+    #: for a model directory or file the user named.
+    spec: ModelSpec | None = None
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -179,7 +186,7 @@ class ModelStore:
         directory = self.ensure(spec.name)
         config = _read_config(directory)
         wanted = FP16_FILE if precision == "fp16" and (directory / FP16_FILE).exists() else MODEL_FILE
-        return ModelFiles(spec.name, task, directory / wanted, config)
+        return ModelFiles(spec.name, task, directory / wanted, config, spec)
 
     @staticmethod
     def spec(name: str) -> ModelSpec:

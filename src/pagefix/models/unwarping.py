@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..geometry.resample import apply_grid, margin_pixels
-from .fastest import load_runner
+from .fastest import AutoChoice, load_runner
 from .runtime import Runner, RuntimeOptions
 from .store import ModelFiles
 
@@ -35,8 +35,12 @@ class Unwarper:
         settings = files.preprocessing
         kwargs = {k: settings[k] for k in ("input_width", "input_height", "channel_order") if k in settings}
         width, height = kwargs.get("input_width", 488), kwargs.get("input_height", 712)
-        # bf16 may run UVDoc: its loss on Inv3DReal was measured (docs/python.md, enable_hpi).
-        return cls(load_runner(files.path, options, (1, 3, height, width), bf16_ok=True), **kwargs)
+        # bf16 may run UVDoc under enable_hpi: its loss on Inv3DReal was measured (docs/python.md).
+        # By default (cpu_backend="auto") only where the table says its output was measured equal
+        # (bench/backends.py); otherwise the fp32 configurations, which compute the same.
+        auto: AutoChoice = "bf16" if files.spec is not None and files.spec.bf16_measured_equal else "fp32"
+        runner = load_runner(files.path, options, (1, 3, height, width), bf16_ok=True, auto=auto)
+        return cls(runner, **kwargs)
 
     def model_image(self, image: np.ndarray) -> np.ndarray:
         """One page at the model's input size, uint8 HxWx3 in the model's channel order: all the

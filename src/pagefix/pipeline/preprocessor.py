@@ -102,8 +102,12 @@ class DocPreprocessor:
             use_tensorrt=bool(config.use_tensorrt),
             enable_mkldnn=config.enable_mkldnn,
             mkldnn_cache_capacity=config.mkldnn_cache_capacity,
+            cpu_backend=config.cpu_backend,
         )
         self.runtime.device_kind()  # reject a malformed device string now, not at first use
+        if config.enable_hpi and config.cpu_backend == "onnxruntime":
+            raise ConfigError("enable_hpi (the fastest configuration, any precision) and cpu_backend='onnxruntime' "
+                              "(ONNX Runtime fp32 only) contradict each other; drop one")
         self.store = store or ModelStore()
         self._classifier = orientation_classifier
         self._unwarper = unwarper

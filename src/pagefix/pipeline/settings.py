@@ -43,6 +43,7 @@ The YAML, for reference::
                                views: default, gate: null}                       # pagefix
       DocUnwarping: {model_name: UVDoc, model_dir: null,
                      max_warp_score: 2.0, max_identity_rms: 6.0, fill_color: null}   # pagefix
+    cpu_backend: auto                # pagefix: onnxruntime pins ONNX Runtime fp32 (the reference's numbers)
     Limits: {max_pixels: 100000000, pdf_render_scale: 2.0, ...}   # pagefix: see limits.py
     Serving: {visualize: true, extra: {max_num_input_imgs: 10}}    # read by `pagefix serve`
 
@@ -69,6 +70,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..limits import Limits, did_you_mean, parse_bool
+from ..models.runtime import CPU_BACKENDS
 
 __all__ = [
     "HttpField",
@@ -278,6 +280,15 @@ class PipelineConfig:
     cpu_threads: int | None = setting(
         None, "ONNX Runtime threads on the CPU (default: the usable cores)", reference=True, metavar="N",
         minimum=1, yaml=("cpu_threads",),
+    )
+    #: Which CPU configuration runs the models (models/fastest.py): "auto" the fastest whose output
+    #: was measured equal to ONNX Runtime fp32's, "onnxruntime" ONNX Runtime fp32 only (the
+    #: reference's numbers). A setting, not an environment variable, so that a reproduction recipe
+    #: is one pipeline YAML with the other device settings.
+    cpu_backend: str = setting(
+        "auto", "CPU configuration of the models: auto (the fastest installed whose output was measured "
+        "equal to ONNX Runtime fp32's; measured once per machine) or onnxruntime (ONNX Runtime fp32 only, "
+        "to reproduce the reference's numbers)", choices=CPU_BACKENDS, yaml=("cpu_backend",),
     )
     #: Pages taken from the input stream together (classifier batch).
     batch_size: int = setting(
