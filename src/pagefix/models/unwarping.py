@@ -4,7 +4,8 @@ constant border), like the reference's grid_sample but in uint8 and in row tiles
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -23,12 +24,23 @@ class Unwarper:
     """
 
     def __init__(
-        self, runner: Runner, input_width: int = 488, input_height: int = 712, channel_order: str = "rgb"
+        self, runner: Runner, input_width: int = 488, input_height: int = 712, channel_order: str = "rgb",
+        exact: Callable[[], Runner] | None = None,
     ) -> None:
         self.runner = runner
         self.input_size = (int(input_width), int(input_height))
         # UVDoc was trained on RGB; the PaddleX port of it reads BGR. The weights we load are UVDoc's.
         self.channel_order = channel_order.lower()
+        # When `runner` computes at a lower precision (bf16): how to load an fp32 runner, for the
+        # few probes whose verdict lies too close to a limit to trust (`exact_grids_for_model_images`).
+        self._load_exact = exact
+        self._exact: Runner | None = None
+        self._exact_lock = threading.Lock()
+
+    @property
+    def approximate(self) -> bool:
+        """Whether the model runs at a lower precision than fp32 (its grids then differ a little)."""
+        return self._load_exact is not None
 
     @classmethod
     def from_files(cls, files: ModelFiles, options: RuntimeOptions) -> Unwarper:
@@ -39,8 +51,14 @@ class Unwarper:
         # By default (cpu_backend="auto") only where the table says its output was measured equal
         # (bench/backends.py); otherwise the fp32 configurations, which compute the same.
         auto: AutoChoice = "bf16" if files.spec is not None and files.spec.bf16_measured_equal else "fp32"
-        runner = load_runner(files.path, options, (1, 3, height, width), bf16_ok=True, auto=auto)
-        return cls(runner, **kwargs)
+        shape = (1, 3, height, width)
+        runner = load_runner(files.path, options, shape, bf16_ok=True, auto=auto)
+        exact = None
+        if getattr(runner, "precision", "f32") == "bf16":
+            # The fastest fp32 configuration, loaded the first time a probe needs it.
+            def exact() -> Runner:
+                return load_runner(files.path, options, shape, auto="fp32")
+        return cls(runner, **kwargs, exact=exact)
 
     def model_image(self, image: np.ndarray) -> np.ndarray:
         """One page at the model's input size, uint8 HxWx3 in the model's channel order: all the
@@ -64,6 +82,16 @@ class Unwarper:
         batch = np.stack([_chw_unit(small) for small in small_images])
         grids = self.runner(batch)[0]
         return [np.asarray(g, dtype=np.float32) for g in grids]
+
+    def exact_grids_for_model_images(self, small_images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """`grids_for_model_images` at fp32, whatever precision the model runs at otherwise."""
+        if self._load_exact is None or not small_images:
+            return self.grids_for_model_images(small_images)
+        with self._exact_lock:
+            if self._exact is None:
+                self._exact = self._load_exact()
+        batch = np.stack([_chw_unit(small) for small in small_images])
+        return [np.asarray(g, dtype=np.float32) for g in self._exact(batch)[0]]
 
     def unwarp(
         self, image: np.ndarray, grid: np.ndarray | None = None, keep_margin: float = 0.0,

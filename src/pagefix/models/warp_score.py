@@ -18,6 +18,8 @@ import numpy as np
 from .unwarping import Unwarper
 
 __all__ = [
+    "APPROXIMATE_IDENTITY_BAND",
+    "APPROXIMATE_SCORE_BAND",
     "PROBE_FILL",
     "PROBE_PAD",
     "ProbeFrame",
@@ -39,6 +41,12 @@ PROBE_PAD = 0.10
 PROBE_FILL = (70, 70, 70)
 
 
+#: How close to a limit, as a fraction of it, a probe read at bf16 is read again at fp32. bf16 moves
+#: the score by at most a tenth of its limit and the identity RMS by a sixth of its limit on the
+#: development pages (bench/backends.py), so outside these bands fp32 decides the same.
+APPROXIMATE_SCORE_BAND = 0.15
+APPROXIMATE_IDENTITY_BAND = 0.25
+
 #: The outer ring of a model-size page that `shows_background` looks at, as a fraction of its
 #: shorter side.
 BACKGROUND_RING = 0.03
@@ -57,6 +65,12 @@ class WarpProbe:
 
     def is_flat(self, max_score: float, max_identity_rms: float) -> bool:
         return self.score < max_score and self.identity_rms < max_identity_rms
+
+    def near_limits(self, max_score: float, max_identity_rms: float) -> bool:
+        """Whether a probe read at bf16 lies close enough to a limit that fp32 might decide the
+        other way (`APPROXIMATE_SCORE_BAND`, `APPROXIMATE_IDENTITY_BAND`)."""
+        return (abs(self.score - max_score) < APPROXIMATE_SCORE_BAND * max_score
+                or abs(self.identity_rms - max_identity_rms) < APPROXIMATE_IDENTITY_BAND * max_identity_rms)
 
 
 def pad_for_probe(image: np.ndarray, pad: float = PROBE_PAD) -> tuple[np.ndarray, tuple[int, int]]:

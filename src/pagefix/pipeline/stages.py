@@ -180,6 +180,13 @@ def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[
     probes = [read_probe(grid, frame) for grid, (_, frame) in zip(first, probed)]
     own = dict(zip(early, first[len(inputs):]))
     limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
+    if unwarper.approximate:
+        # At bf16 a probe near a limit is read again at fp32, so every page is decided as fp32
+        # decides it (docs: unwarping.md, CPU configurations).
+        close = [i for i, probe in enumerate(probes) if probe.near_limits(*limits)]
+        exact = unwarper.exact_grids_for_model_images([probed[i][0] for i in close])
+        for i, grid in zip(close, exact):
+            probes[i] = read_probe(grid, probed[i][1])
     warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
     late = [i for i in warped if i not in own]
     own.update(zip(late, unwarper.grids_for_model_images([inputs[i].page for i in late])))
