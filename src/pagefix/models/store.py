@@ -62,6 +62,10 @@ class ModelSpec:
     # A model shipped inside pagefix: its folder under `BUNDLED_DIR` (package, version and member
     # then only describe it; nothing is fetched).
     bundled: str | None = None
+    #: Orientation models: the probability at which the default views' cascade stops after its
+    #: first stage, measured for this model (bench/orientation_views.py --cascade); None: the
+    #: view set's own.
+    cascade_stop: float | None = None
 
     @property
     def requirement(self) -> str:
@@ -94,6 +98,7 @@ MODELS: dict[str, ModelSpec] = {
         license="Apache-2.0",
         source_precision="fp32",
         preprocessing=_PP_LCNET_PREPROCESSING,
+        cascade_stop=0.8,
     ),
     # Trained by pagefix from PP-LCNet_x1_0_doc_ori (recipe: train/recipes.py; its model card lists
     # the training pages and the figures): same graph and input, more scripts and old print.
@@ -108,6 +113,7 @@ MODELS: dict[str, ModelSpec] = {
         source_precision="fp32",
         preprocessing=_PP_LCNET_PREPROCESSING,
         bundled="pagefix_doc_ori_v1",
+        cascade_stop=0.88,
     ),
     "UVDoc": ModelSpec(
         name="UVDoc",
