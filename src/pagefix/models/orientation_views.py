@@ -5,10 +5,10 @@ classifier scores each view; the score of angle a is the sum over views of log p
 (a view of the page turned by k more quarter turns sees the content turned a + 90k). The
 `reference` set is the reference's single view: short side 256 (bilinear), centre crop 224.
 
-A view set may first score a cheap stage of views and stop there when they agree (a cascade): the
-centre crop in its four turns costs a tenth of the full vote, and four copies of one crop that
-each read the same turn, confidently, are a self-check that the larger vote does not overturn
-(measured: bench/orientation_views.py --cascade, docs/orientation.md).
+A view set may first score a cheap stage of views and stop there when they agree (a cascade). The
+centre crop in its four turns needs no large resize and a quarter of the model's crops, and four
+copies of one crop that each read the same turn, confidently, are a self-check that the larger
+vote does not overturn (measured: bench/orientation_views.py --cascade, docs/orientation.md).
 """
 
 from __future__ import annotations
@@ -205,9 +205,8 @@ def remaining_views(views: Sequence[tuple[str, tuple[int, ...]]],
 def shared_views(views: Sequence[tuple[str, tuple[int, ...]]],
                  others: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """The views of `views` that are also in `others`."""
-    rest = set(remaining_views(views, others))
-    left = {(recipe, k % 4) for recipe, ks in rest for k in ks}
-    kept = ((recipe, tuple(k for k in ks if (recipe, k % 4) not in left)) for recipe, ks in views)
+    wanted = {(recipe, k % 4) for recipe, ks in others for k in ks}
+    kept = ((recipe, tuple(k for k in ks if (recipe, k % 4) in wanted)) for recipe, ks in views)
     return tuple((recipe, ks) for recipe, ks in kept if ks)
 
 
