@@ -6,12 +6,22 @@ classifier's probabilities are computed for the crops turned 0/90/180/270 (cache
 and unwarped photos in four turns (Inv3DReal), per source, with leave-one-source-out selection.
 
     python bench/orientation_views.py [--cache /tmp/pagefix-views.npz]
+
+With --cascade it measures the default views' cascade instead (docs/orientation.md): for each
+model, each page of the upright scans and of any --pages folders (upright pages, one subfolder a
+group) in four turns, and each Inv3DReal and DocUNet photo in four turns through the whole
+pipeline (first decision, UVDoc, second decision on the unwarped page), it compares every stop
+probability of the first stage with the full 17-view vote: right answers per group, pages stopped
+early, answers changed.
+
+    python bench/orientation_views.py --cascade --pages /path/to/generated/pages
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -23,7 +33,7 @@ from data import data_dir  # bench/data.py, beside this script
 from pagefix import DocPreprocessor
 from pagefix.evaluation.page_match import upright_turn
 from pagefix.inputs import iter_pages
-from pagefix.models.orientation_views import RECIPES, combine_views
+from pagefix.models.orientation_views import RECIPES, VIEW_SETS, combine_views, unanimous_angle
 
 LABELS = (0, 90, 180, 270)
 
@@ -152,10 +162,151 @@ def accuracy_table(data: dict[str, object], candidates) -> dict[tuple[str, str],
     return table
 
 
+# -- the cascade ------------------------------------------------------------------------------
+
+CASCADE_MODELS = ("PP-LCNet_x1_0_doc_ori", "pagefix_doc_ori_v1")
+FULL_VIEWS = VIEW_SETS["full"].views
+FIRST_STAGE = VIEW_SETS["default"].first or ()
+STOPS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92)
+RULE_RECIPES = ("centre256", "letterbox", "long3_512")
+
+
+def turned_probabilities(classifiers: dict, image: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """{model: {recipe: [n_crops, turn r, 4 classes]}} for the default views' recipes."""
+    crops = {name: RECIPES[name](image) for name in RULE_RECIPES}
+    out = {}
+    for model, classifier in classifiers.items():
+        found = {}
+        for name, base in crops.items():
+            turned = [np.rot90(c, -r) for c in base for r in range(4)]
+            found[name] = classifier.probabilities(classifier.normalize(turned)).reshape(len(base), 4, 4)
+        out[model] = found
+    return out
+
+
+def view_rows(p: dict[str, np.ndarray], views, turn: int) -> tuple[np.ndarray, list[int]]:
+    rows, turns = [], []
+    for recipe, ks in views:
+        for k in ks:
+            for crop in p[recipe]:
+                rows.append(crop[(turn + k) % 4])
+                turns.append(k)
+    return np.array(rows, dtype=np.float64), turns
+
+
+def cascade_answer(p: dict[str, np.ndarray], turn: int, stop: float | None, expect: int | None = None) -> tuple[int, bool]:
+    """(label index, stopped early) of the default views with cascade stop `stop` (None: full)."""
+    if stop is not None:
+        best, lowest = unanimous_angle(*view_rows(p, FIRST_STAGE, turn))
+        if best is not None and lowest >= stop and (expect is None or best == expect):
+            return best, True
+    return int(np.argmax(combine_views(*view_rows(p, FULL_VIEWS, turn)))), False
+
+
+def collect_cascade(cache: Path, page_folders: list[Path]) -> list[dict]:
+    """Per page: its views' probabilities in four turns under each model; per photo also the
+    pipeline's unwarped page (orientation off) for each quarter turn the first decision leaves."""
+    if cache.exists():
+        with open(cache, "rb") as handle:
+            return pickle.load(handle)
+    classifiers = {m: DocPreprocessor(device="cpu", doc_orientation_classify_model_name=m).orientation_classifier
+                   for m in CASCADE_MODELS}
+    unwarping = DocPreprocessor(device="cpu", use_doc_orientation_classify=False)
+    data = data_dir()
+    records: list[dict] = []
+    for path in sorted((data / "orientation" / "upright").iterdir()):
+        records.append({"kind": "scan", "group": path.name.split("__")[0], "truth": 0,
+                        "p": turned_probabilities(classifiers, read(path))})
+    for folder in page_folders:
+        for group in sorted(d for d in folder.iterdir() if d.is_dir()):
+            for path in sorted(group.iterdir()):
+                records.append({"kind": "pages", "group": group.name, "truth": 0,
+                                "p": turned_probabilities(classifiers, read(path))})
+    inv3d = data / "unwarp" / "inv3d_real"
+    with open(inv3d / "manifest.csv", newline="") as handle:
+        photos = [("inv3d", row["warp_type"], inv3d / row["distorted"], inv3d / row["ground_truth"])
+                  for row in csv.DictReader(handle)]
+    # DocUNet has no flat originals here; its photos are all upright.
+    photos += [("docunet", "docunet", path, None) for path in sorted((data / "unwarp" / "docunet_crop").glob("*.jpg"))]
+    flats: dict[Path, np.ndarray] = {}
+    for kind, group, path, flat in photos:
+        photo = read(path)
+        record = {"kind": kind, "group": group, "truth": 0, "p": turned_probabilities(classifiers, photo), "unwarped": {}}
+
+        def unwarped(q: int, photo=photo, record=record) -> dict:
+            """The pipeline's page for the photo turned q quarter turns clockwise (cached)."""
+            if q not in record["unwarped"]:
+                (result,) = unwarping.predict(np.ascontiguousarray(np.rot90(photo, -q)))
+                record["unwarped"][q] = {"image": result.output_img if q == 0 else None,
+                                         "p": turned_probabilities(classifiers, result.output_img)
+                                         if result.unwarp_applied else None}
+            return record["unwarped"][q]
+
+        first = unwarped(0)
+        if flat is not None:
+            flats.setdefault(flat, read(flat))
+            # The photo's own turn (a few were taken sideways), judged on its unwarped page.
+            record["truth"] = upright_turn(first["image"], flats[flat]) // 90
+        first["image"] = None
+        # The residual turns any first decision of any stop leaves on the page.
+        for model in CASCADE_MODELS:
+            for stop in (None, *STOPS):
+                for turn in range(4):
+                    d1, _ = cascade_answer(record["p"][model], turn, stop)
+                    unwarped((turn - d1) % 4)
+        records.append(record)
+    with open(cache, "wb") as handle:
+        pickle.dump(records, handle)
+    return records
+
+
+def cascade_tables(records: list[dict]) -> None:
+    for model in CASCADE_MODELS:
+        print(f"\n{model}: right / cases, stopped after the first stage, answers changed vs the full vote")
+        header = f"{'group':24s}" + "".join(f"{'full' if s is None else f'stop {s}':>22s}" for s in (None, *STOPS))
+        print(header)
+        rows: dict[tuple[str, str], list[str]] = {}
+        for stop in (None, *STOPS):
+            tally: dict[tuple[str, str], list[int]] = {}
+            for r in records:
+                p = r["p"][model]
+                for turn in range(4):
+                    d1, stopped = cascade_answer(p, turn, stop)
+                    full, _ = cascade_answer(p, turn, None)
+                    if "unwarped" in r:  # a photo: through the whole pipeline
+                        q = (turn - d1) % 4
+                        u = r["unwarped"][q]
+                        d2 = 0 if u["p"] is None else cascade_answer(u["p"][model], 0, stop, expect=0)[0]
+                        right = (r["truth"] + q - d2) % 4 == 0
+                        qf = (turn - full) % 4
+                        uf = r["unwarped"][qf]
+                        df = 0 if uf["p"] is None else cascade_answer(uf["p"][model], 0, None)[0]
+                        changed = (q - d2) % 4 != (qf - df) % 4
+                    else:
+                        right, changed = d1 == (r["truth"] + turn) % 4, d1 != full
+                    for key in ((r["kind"], r["group"]), (r["kind"], "(all)")):
+                        t = tally.setdefault(key, [0, 0, 0, 0])
+                        t[0] += right
+                        t[1] += 1
+                        t[2] += stopped
+                        t[3] += changed
+            for key, (right, cases, stopped, changed) in tally.items():
+                rows.setdefault(key, []).append(f"{right:>4d}/{cases:<4d} {100 * stopped / cases:3.0f}% {changed:>3d}ch")
+        for key in sorted(rows):
+            print(f"{key[0] + '/' + key[1]:24s}" + "".join(f"{cell:>22s}" for cell in rows[key]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", default="/tmp/pagefix-orientation-views.npz")
+    parser.add_argument("--cascade", action="store_true", help="measure the default views' cascade")
+    parser.add_argument("--pages", type=Path, action="append", default=[],
+                        help="with --cascade: a folder of upright pages, one subfolder per group")
     args = parser.parse_args()
+    if args.cascade:
+        cache = Path(args.cache).with_suffix(".cascade.pkl")
+        cascade_tables(collect_cascade(cache, args.pages))
+        return
     data = collect(Path(args.cache))
     candidates = {name: (views, None) for name, views in CANDIDATES.items()}
     table = accuracy_table(data, candidates)

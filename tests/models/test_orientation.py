@@ -5,6 +5,7 @@ the reference's preprocessing, exact quarter turns."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections import defaultdict
 
 import cv2
@@ -13,7 +14,16 @@ import pytest
 from support.pages import fixture_file, read_page, text_page, turned
 
 from pagefix.geometry.turns import quarter_turn
-from pagefix.models.orientation_views import VIEW_SETS, combine_views, make_crops, view_agreement
+from pagefix.models.orientation_views import (
+    VIEW_SETS,
+    combine_views,
+    make_crops,
+    remaining_views,
+    shared_views,
+    unanimous_angle,
+    view_agreement,
+)
+from pagefix.models.store import MODELS
 
 TURNS = (0, 90, 180, 270)
 # A real Chinese product sheet (Apache-2.0, tests/fixtures/manifest.csv).
@@ -108,18 +118,76 @@ def test_reference_views_give_the_reference_probabilities(classifier):
     assert found.probabilities == pytest.approx(tuple(direct), abs=1e-6)
 
 
-def test_every_view_set_scores_all_views_in_one_model_call(classifier):
-    page = read_page(fixture_file(REAL_PAGE))
-    calls = []
+def model_calls(classifier, monkeypatch) -> list[int]:
+    """The batch size of every model call the classifier makes from now on."""
+    calls: list[int] = []
     runner = classifier.runner
-    classifier.runner = lambda batch: calls.append(len(batch)) or runner(batch)
-    try:
-        found, _ = classifier.predict([page, page], VIEW_SETS["default"])
-    finally:
-        classifier.runner = runner
-    crops, _ = make_crops(page, VIEW_SETS["default"].views)
+    monkeypatch.setattr(classifier, "runner", lambda batch: calls.append(len(batch)) or runner(batch))
+    return calls
+
+
+def test_full_views_are_scored_in_one_model_call(classifier, monkeypatch):
+    page = read_page(fixture_file(REAL_PAGE))
+    calls = model_calls(classifier, monkeypatch)
+    found, _ = classifier.predict([page, page], VIEW_SETS["full"])
+    crops, _ = make_crops(page, VIEW_SETS["full"].views)
     assert calls == [2 * len(crops)] and len(crops) == 17
-    assert found.angle == 0
+    assert found.angle == 0 and found.views == 17
+
+
+def test_reference_views_are_one_crop_per_page(classifier, monkeypatch):
+    page = read_page(fixture_file(REAL_PAGE))
+    calls = model_calls(classifier, monkeypatch)
+    found = classifier.predict([page, turned(page, 90)], "reference")
+    assert calls == [2]
+    assert [f.views for f in found] == [1, 1]
+    assert VIEW_SETS["reference"].views == (("centre256", (0,)),) and VIEW_SETS["reference"].first is None
+
+
+def test_cascade_stops_after_the_centre_turns_on_a_clearly_upright_page(classifier, monkeypatch):
+    # A rendered page of running text: the centre crop in its four turns reads each turn alike,
+    # far above the stop probability (measured 0.92).
+    page = text_page(0, "text")
+    calls = model_calls(classifier, monkeypatch)
+    found = classifier.predict([turned(page, angle) for angle in TURNS], "default")
+    assert calls == [4 * 4]  # the first stage for all four pages; nothing after it
+    assert [f.angle for f in found] == list(TURNS)
+    assert [f.views for f in found] == [4] * 4
+
+
+def test_cascade_votes_with_every_view_on_an_ambiguous_page(classifier, monkeypatch):
+    # The page whose centre crop the reference's view reads upside down (measured): its centre
+    # turns do not agree confidently, so the 17 views vote, exactly as the full set does.
+    page = text_page(1, "columns", align=None)
+    full = classifier.predict([page], "full")
+    calls = model_calls(classifier, monkeypatch)
+    (found,) = classifier.predict([page], "default")
+    assert calls == [4, 16]
+    assert found == full[0] and found.views == 17
+
+
+def test_cascade_told_what_to_expect_stops_only_on_it(classifier, monkeypatch):
+    # The pipeline's second look: a page that should read upright and reads 180 instead is
+    # decided by the full vote, not by the cheap stage alone.
+    page = turned(text_page(0, "text"), 180)
+    calls = model_calls(classifier, monkeypatch)
+    (expected,) = classifier.predict([page], "default", expect=0)
+    (alone,) = classifier.predict([page], "default")
+    assert calls == [4, 16, 4]
+    assert expected.angle == alone.angle == 180
+    assert (expected.views, alone.views) == (17, 4)
+
+
+def test_cascade_stop_is_the_models_own_unless_the_view_set_names_one(classifier, monkeypatch):
+    for name in ("PP-LCNet_x1_0_doc_ori", "pagefix_doc_ori_v1"):
+        assert MODELS[name].cascade_stop is not None
+    assert classifier.cascade_stop == MODELS[classifier.name].cascade_stop
+    page = text_page(0, "text")
+    # Above what the model ever gives (measured at most 0.93): the first stage never stops.
+    monkeypatch.setattr(classifier, "cascade_stop", 0.99)
+    assert classifier.predict([page], "default")[0].views == 17
+    own_stop = dataclasses.replace(VIEW_SETS["default"], stop=0.5)
+    assert classifier.predict([page], own_stop)[0].views == 4
 
 
 def test_votes_are_combined_in_the_turn_of_each_view():
@@ -129,6 +197,21 @@ def test_votes_are_combined_in_the_turn_of_each_view():
     score = combine_views(np.stack([upright, turned_once]), [0, 1])
     assert int(score.argmax()) == 0
     assert view_agreement(np.stack([upright, turned_once]), [0, 1])[0] == pytest.approx(0.7)
+
+
+def test_a_cascade_splits_its_views_into_shared_and_checking_ones():
+    first = (("centre256", (0, 1, 2, 3)),)
+    views = VIEW_SETS["full"].views
+    assert shared_views(first, views) == (("centre256", (0,)),)
+    assert remaining_views(first, views) == (("centre256", (1, 2, 3)),)
+    assert remaining_views(views, first) == (("letterbox", (0, 1, 2, 3)), ("long3_512", (0, 1, 2, 3)))
+
+
+def test_unanimous_angle_reads_each_view_in_its_turn():
+    upright = np.array([0.9, 0.05, 0.03, 0.02])
+    agree = np.stack([upright, np.roll(upright, 1)])  # the second view was turned once
+    assert unanimous_angle(agree, [0, 1]) == (0, pytest.approx(0.9))
+    assert unanimous_angle(agree, [0, 0]) == (None, 0.0)
 
 
 def test_extreme_aspect_ratio_does_not_build_a_huge_strip(classifier):

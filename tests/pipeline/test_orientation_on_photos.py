@@ -102,3 +102,32 @@ def test_a_flat_page_is_classified_once(pipeline, pages):
     assert [d.stage for d in result.angle_decisions] == ["input"]
     assert result.angle == 180
     assert np.array_equal(result.output_img, page)
+
+
+def test_the_unwarped_page_is_read_with_the_first_decision_as_expected(pipeline, pages, monkeypatch):
+    # The second look is told that the unwarped page should read upright: its cheap stage may
+    # confirm that, and only the full vote may overturn it (docs/orientation.md).
+    classifier = pipeline.orientation_classifier
+    asked: list[tuple[int, int | None]] = []
+    predict = classifier.predict
+    monkeypatch.setattr(classifier, "predict", lambda images, views="reference", expect=None: (
+        asked.append((len(images), expect)) or predict(images, views, expect)))
+    photo = pages.curled
+    photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    (result,) = pipeline.predict(cv2.rotate(photo, cv2.ROTATE_180))
+    assert result.unwarp_applied
+    assert [d.stage for d in result.angle_decisions] == ["input", "unwarped"]
+    assert asked == [(1, None), (1, 0)]
+    assert result.angle == 180
+
+
+def test_without_reclassify_unwarped_the_page_is_read_once(pages, monkeypatch):
+    once = DocPreprocessor(device="cpu", reclassify_unwarped=False)
+    calls: list[int] = []
+    predict = once.orientation_classifier.predict
+    monkeypatch.setattr(once.orientation_classifier, "predict", lambda images, *args, **kwargs: (
+        calls.append(len(images)) or predict(images, *args, **kwargs)))
+    (result,) = once.predict(pages.curled)
+    assert result.unwarp_applied
+    assert calls == [1]
+    assert [d.stage for d in result.angle_decisions] == ["input"]

@@ -4,6 +4,11 @@ A view is a 224x224 crop made by a named recipe, turned by k quarter turns clock
 classifier scores each view; the score of angle a is the sum over views of log p_view[(a + k) mod 4]
 (a view of the page turned by k more quarter turns sees the content turned a + 90k). The
 `reference` set is the reference's single view: short side 256 (bilinear), centre crop 224.
+
+A view set may first score a cheap stage of views and stop there when they agree (a cascade). The
+centre crop in its four turns needs no large resize and a quarter of the model's crops, and four
+copies of one crop that each read the same turn, confidently, are a self-check that the larger
+vote does not overturn (measured: bench/orientation_views.py --cascade, docs/orientation.md).
 """
 
 from __future__ import annotations
@@ -16,7 +21,18 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["VIEW_SETS", "ViewSet", "combine_views", "make_crops", "resolve_view_set", "view_agreement"]
+__all__ = [
+    "DEFAULT_CASCADE_STOP",
+    "VIEW_SETS",
+    "ViewSet",
+    "combine_views",
+    "make_crops",
+    "remaining_views",
+    "resolve_view_set",
+    "shared_views",
+    "unanimous_angle",
+    "view_agreement",
+]
 
 CROP = 224
 _MAX_RESIZED_SIDE = 4096
@@ -94,6 +110,12 @@ class ViewSet:
     views: tuple[tuple[str, tuple[int, ...]], ...]
     #: Run the views after the first only when the first view's top probability is below this.
     gate: float | None = None
+    #: A cascade's cheap first stage (None: none). The page is decided by these views alone when
+    #: each of them gives the same turn a probability of at least `stop`; otherwise the rest of
+    #: `views` is scored and `views` vote, as without the first stage.
+    first: tuple[tuple[str, tuple[int, ...]], ...] | None = None
+    #: None: the classifier's own value (`ModelSpec.cascade_stop`), else `DEFAULT_CASCADE_STOP`.
+    stop: float | None = None
 
     @property
     def is_reference(self) -> bool:
@@ -106,6 +128,12 @@ class ViewSet:
 
 
 _VOTING_VIEWS = (("centre256", (0,)), ("letterbox", (0, 1, 2, 3)), ("long3_512", (0, 1, 2, 3)))
+#: The cascade's first stage: the reference's crop in four turns (its turn 0 is a voting view).
+_CENTRE_TURNS = (("centre256", (0, 1, 2, 3)),)
+#: Stop probability of a cascade for a model without its own (`ModelSpec.cascade_stop`): no page of
+#: the development sets is decided differently at it than by the full vote, with either shipped
+#: model (bench/orientation_views.py --cascade).
+DEFAULT_CASCADE_STOP = 0.9
 
 #: The view sets, measured with bench/orientation_views.py on scans and unwarped photos in four
 #: turns (docs/orientation.md has the figures); "fast" stops most scans after the reference view.
@@ -113,7 +141,9 @@ VIEW_SETS: dict[str, ViewSet] = {
     "reference": ViewSet("reference", (("centre256", (0,)),)),
     # The reference's view, the whole page letterboxed in four turns (scripts whose lines confuse
     # a centre crop), and three crops at short side 512 in four turns (photos, receipts).
-    "default": ViewSet("default", _VOTING_VIEWS),
+    "default": ViewSet("default", _VOTING_VIEWS, first=_CENTRE_TURNS),
+    # The 17 views on every page, without the cascade (what "default" decides when it does not stop).
+    "full": ViewSet("full", _VOTING_VIEWS),
     "fast": ViewSet("fast", _VOTING_VIEWS, gate=0.9),
 }
 
@@ -128,11 +158,17 @@ def resolve_view_set(views: str | ViewSet | None) -> ViewSet:
         raise ConfigError(f"unknown orientation_views {name!r}; known: {', '.join(sorted(VIEW_SETS))}") from None
 
 
-def make_crops(image: np.ndarray, views: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[list[np.ndarray], list[int]]:
-    """All crops of `image` for `views`, turned, with the quarter turn k of each."""
+def make_crops(image: np.ndarray, views: Sequence[tuple[str, tuple[int, ...]]],
+               made: dict[str, list[np.ndarray]] | None = None) -> tuple[list[np.ndarray], list[int]]:
+    """All crops of `image` for `views`, turned, with the quarter turn k of each. `made`: the
+    unturned crops of each recipe already made from `image` (filled in), so that one recipe
+    asked for in several calls resizes the page once."""
+    made = {} if made is None else made
     crops, turns = [], []
     for recipe, ks in views:
-        base = RECIPES[recipe](image)
+        if recipe not in made:
+            made[recipe] = RECIPES[recipe](image)
+        base = made[recipe]
         for k in ks:
             for crop in base:
                 # k quarter turns clockwise (np.rot90 turns counter-clockwise for positive k).
@@ -156,3 +192,32 @@ def view_agreement(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarra
     n = probabilities.shape[1]
     consistent = np.stack([np.roll(row, -k) for row, k in zip(probabilities, turns)]) if len(turns) else np.zeros((1, n))
     return consistent.mean(axis=0)
+
+
+def remaining_views(views: Sequence[tuple[str, tuple[int, ...]]],
+                    done: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The views of `views` not already in `done` (same recipe and turn)."""
+    scored = {(recipe, k % 4) for recipe, ks in done for k in ks}
+    rest = ((recipe, tuple(k for k in ks if (recipe, k % 4) not in scored)) for recipe, ks in views)
+    return tuple((recipe, ks) for recipe, ks in rest if ks)
+
+
+def shared_views(views: Sequence[tuple[str, tuple[int, ...]]],
+                 others: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The views of `views` that are also in `others`."""
+    wanted = {(recipe, k % 4) for recipe, ks in others for k in ks}
+    kept = ((recipe, tuple(k for k in ks if (recipe, k % 4) in wanted)) for recipe, ks in views)
+    return tuple((recipe, ks) for recipe, ks in kept if ks)
+
+
+def unanimous_angle(probabilities: np.ndarray, turns: Sequence[int]) -> tuple[int | None, float]:
+    """The label index every view gives its highest probability (each in its own turn) and the
+    lowest probability any view gives it; (None, 0.0) when the views disagree."""
+    if not len(turns):
+        return None, 0.0
+    rolled = np.stack([np.roll(row, -k) for row, k in zip(probabilities, turns)])
+    tops = rolled.argmax(axis=1)
+    if not (tops == tops[0]).all():
+        return None, 0.0
+    return int(tops[0]), float(rolled[:, tops[0]].min())
+

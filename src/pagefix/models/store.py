@@ -67,6 +67,10 @@ class ModelSpec:
     # unwarped pages, and for the flat-page probe's decisions only with a guard: a probe whose
     # score lands near a limit is read again at fp32 (docs/unwarping.md, CPU configurations).
     bf16_measured_equal: bool = False
+    #: Orientation models: the probability at which the default views' cascade stops after its
+    #: first stage, measured for this model (bench/orientation_views.py --cascade); None: the
+    #: view set's own.
+    cascade_stop: float | None = None
 
     @property
     def requirement(self) -> str:
@@ -99,6 +103,7 @@ MODELS: dict[str, ModelSpec] = {
         license="Apache-2.0",
         source_precision="fp32",
         preprocessing=_PP_LCNET_PREPROCESSING,
+        cascade_stop=0.8,
     ),
     # Trained by pagefix from PP-LCNet_x1_0_doc_ori (recipe: train/recipes.py; its model card lists
     # the training pages and the figures): same graph and input, more scripts and old print.
@@ -113,6 +118,7 @@ MODELS: dict[str, ModelSpec] = {
         source_precision="fp32",
         preprocessing=_PP_LCNET_PREPROCESSING,
         bundled="pagefix_doc_ori_v1",
+        cascade_stop=0.88,
     ),
     "UVDoc": ModelSpec(
         name="UVDoc",

@@ -314,8 +314,9 @@ class PipelineConfig:
     #: Views of each page the classifier votes with (`models/orientation_views.py`); "reference"
     #: is the reference's single centre crop.
     orientation_views: str = setting(
-        "default", "views the orientation classifier votes with: default (17 crops), fast (the same, "
-        "only when the reference view is unsure) or reference (one centre crop)", metavar="NAME",
+        "default", "views the orientation classifier votes with: default (17 crops, after the centre "
+        "crop in four turns when those disagree), full (17 crops always), fast (17 crops, only when "
+        "the reference view is unsure) or reference (one centre crop)", metavar="NAME",
         yaml=("orientation_views", _ORIENTATION + "views"),
     )
     #: Run the views after the first only when the first view's top probability is below this

@@ -304,22 +304,27 @@ def _resample(pipeline: DocPreprocessor, item: PreparedPage, grid: PageGrid | Pa
 
 
 def _decide(pipeline: DocPreprocessor, images: list[np.ndarray], settings: dict[str, Any],
-            stage: str) -> list[AngleDecision | None]:
+            stage: str, expect: int | None = None) -> list[AngleDecision | None]:
     if not settings["use_doc_orientation_classify"] or not images:
         return [None for _ in images]
-    found = pipeline.orientation_classifier.predict(images, pipeline.view_set)
+    found = pipeline.orientation_classifier.predict(images, pipeline.view_set, expect=expect)
     return [AngleDecision(stage, o.angle, o.score) for o in found]
 
 
 def _decide_again(pipeline: DocPreprocessor, outputs: list[_Unwarped | PagefixError],
                   settings: dict[str, Any]) -> list[AngleDecision | None]:
     """Decide the turn again on the pages UVDoc unwarped: the classifier reads a flat page far
-    better than a curled photo. Pages left as they were are not classified twice."""
+    better than a curled photo. Pages left as they were are not classified twice.
+
+    The unwarped page was turned by the first decision, so it should read upright: a cascade
+    stops after its cheap first stage only when that stage confirms it (reads 0), and runs its
+    full vote when it reads anything else, so only the vote can overturn the first decision
+    (docs/orientation.md, "Decide on the flat page")."""
     again: list[AngleDecision | None] = [None] * len(outputs)
     if not (pipeline.config.reclassify_unwarped and settings["use_doc_orientation_classify"]):
         return again
     unwarped = [(i, out) for i, out in enumerate(outputs) if isinstance(out, _Unwarped) and out.grid is not None]
-    found = _decide(pipeline, [out.image for _, out in unwarped], settings, "unwarped")
+    found = _decide(pipeline, [out.image for _, out in unwarped], settings, "unwarped", expect=0)
     for (i, _), decision in zip(unwarped, found):
         again[i] = decision
     return again
