@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pagefix.batch import MANIFEST_NAME, BatchOptions, OutputOptions, run_batch
+from pagefix.models import DEFAULT_MODELS
 
 from .conftest import copy_tree, run_cli
 
@@ -77,7 +78,7 @@ def test_fixture_collection_gives_six_pages_and_three_error_rows(collection, fir
         rel = Path(row["input_path"]).relative_to(collection.root).as_posix()
         assert row["angle"] == collection.angles[rel][row["page_index"]]
         assert row["n_pages"] == len(collection.upright[rel])
-        assert row["orientation_model"].startswith("PP-LCNet_x1_0_doc_ori@")
+        assert row["orientation_model"].startswith(DEFAULT_MODELS["orientation"] + "@")
         assert row["unwarping_model"].startswith("UVDoc@")
         image = cv2.imread(str(out / row["output_path"]))
         assert (row["width"], row["height"]) == (image.shape[1], image.shape[0])

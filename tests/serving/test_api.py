@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from support.serving import b64, decode_png, encode, running
 
+from pagefix.models import DEFAULT_MODELS
 from pagefix.serving import create_app
 from pagefix.serving.settings import ServingSettings
 
@@ -32,6 +33,8 @@ def test_image_is_turned_upright_and_answered_in_the_reference_envelope(client: 
     pruned = page["prunedResult"]
     # skew_angle: the straight scan's fine skew, measured (unwarping off: every page is deskewed).
     assert abs(pruned.pop("skew_angle")) < 0.1
+    # angle_model (pagefix): the orientation model that decided, the default one here.
+    assert pruned.pop("angle_model") == DEFAULT_MODELS["orientation"]
     assert pruned == {
         "model_settings": {"use_doc_orientation_classify": True, "use_doc_unwarping": False}, "angle": 180,
         "unwarp_applied": False,
@@ -98,6 +101,7 @@ def test_pdf_page_limit_default_is_ten(client: httpx.Client, make_pdf) -> None: 
     assert body["result"]["dataInfo"]["numPages"] == 10
     assert len(body["result"]["docPreprocessingResults"]) == 10
     assert body["result"]["docPreprocessingResults"][0]["prunedResult"]["angle"] == -1
+    assert "angle_model" not in body["result"]["docPreprocessingResults"][0]["prunedResult"]  # not classified
 
 
 def test_serving_section_sets_page_limit_visualize_and_output_cap(pipeline, make_pdf) -> None:  # type: ignore[no-untyped-def]

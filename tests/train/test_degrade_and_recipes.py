@@ -74,8 +74,9 @@ def test_a_missing_font_names_its_package(tmp_path):
         render_page_sets([page_set], tmp_path)
 
 
-def test_the_v1_recipe_keeps_evaluation_apart_from_training():
-    recipe = RECIPES["pagefix_doc_ori_v1"]
+@pytest.mark.parametrize("name", ["pagefix_doc_ori_v1", "pagefix_doc_ori_v2"])
+def test_the_recipes_keep_evaluation_apart_from_training(name):
+    recipe = RECIPES[name]
     train_seeds = {s.seed for s in recipe.train + recipe.keep}
     assert not train_seeds & {s.seed for s in recipe.evaluation}
     for evaluation in recipe.evaluation:

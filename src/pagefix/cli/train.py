@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
     tasks = parser.add_subparsers(dest="train_task", metavar="TASK", required=True)
 
     orientation = tasks.add_parser(
-        "orientation", help="fine-tune PP-LCNet_x1_0_doc_ori (or write a dataset with --make_dataset)",
+        "orientation", help="fine-tune an orientation model, PP-LCNet_x1_0_doc_ori unless told otherwise "
+        "(or write a dataset with --make_dataset)",
         description="Fine-tune on a dataset in the reference format (label.txt, train.txt, val.txt) and "
         "write MODEL_DIR (model.onnx + pagefix.yml), usable as doc_orientation_classify_model_dir. "
         "Each epoch is validated as `pagefix eval orientation` scores the exported model (the val "
@@ -37,7 +38,8 @@ def register(subparsers: Any) -> None:
     source.add_argument("--data", metavar="DIR", help="dataset in the reference classification format")
     source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
     source.add_argument("--recipe", metavar="NAME",
-                        help="train a named recipe (pagefix_doc_ori_v1: the shipped default model): render its "
+                        help="train a named recipe (pagefix_doc_ori_v1: the multi-script model shipped in the package; "
+                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep): render its "
                         "pages from their seeds into --work, make the dataset and train with the recipe's "
                         "settings; --keep folders are added to its keep pages")
     orientation.add_argument("--work", metavar="DIR",
@@ -73,7 +75,8 @@ def register(subparsers: Any) -> None:
                              "views; reference: centre crops only)")
     orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
-    orientation.add_argument("--base_model_dir", metavar="DIR", help="start from this orientation model instead of the shipped one")
+    orientation.add_argument("--base_model_dir", metavar="DIR", help="start from this orientation model instead of the reference's "
+                             "PP-LCNet_x1_0_doc_ori")
     orientation.add_argument("--name", help="model name written to pagefix.yml (default: the --out folder's name)")
     orientation.add_argument("--restart", action="store_true", help="ignore a checkpoint in --out and start over")
     orientation.add_argument("--val_fraction", type=float, default=0.2,

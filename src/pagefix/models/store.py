@@ -35,7 +35,7 @@ import yaml
 from ..errors import ChecksumError, ConfigError, ModelStoreError
 from .convert import fp16_to_fp32
 
-__all__ = ["DEFAULT_MODELS", "MODELS", "ModelFiles", "ModelSpec", "ModelStore", "sha256_of"]
+__all__ = ["DEFAULT_MODELS", "MODELS", "REFERENCE_ORIENTATION_MODEL", "ModelFiles", "ModelSpec", "ModelStore", "sha256_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 DEFAULT_MODELS = {"orientation": "PP-LCNet_x1_0_doc_ori", "unwarping": "UVDoc"}
+#: The reference pipeline's orientation model: what `pagefix train` starts from unless told otherwise.
+REFERENCE_ORIENTATION_MODEL = "PP-LCNet_x1_0_doc_ori"
 
 
 @dataclass(frozen=True)

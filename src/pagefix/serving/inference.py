@@ -134,7 +134,7 @@ def _page_answer(result: PageResult, visualize: bool, cap: tuple[int, int] | Non
         "prunedResult": PrunedResult(
             model_settings=ModelSettings(**result.model_settings), angle=result.angle,
             unwarp_applied=result.unwarp_applied, warp_score=reported_score(result.warp_score, WARP_SCORE_DECIMALS),
-            skew_angle=reported_score(result.skew_angle, SKEW_ANGLE_DECIMALS),
+            skew_angle=reported_score(result.skew_angle, SKEW_ANGLE_DECIMALS), angle_model=result.angle_model,
         ),
     }
     if visualize:

@@ -100,6 +100,9 @@ class PrunedResult(BaseModel):
         default=None, description="The page's fine skew in degrees, counter-clockwise positive (pagefix); "
         "a flat page leaning by more than the dead zone was turned back by it; absent when not measured.",
     )
+    angle_model: str | None = Field(
+        default=None, description="The orientation model that set `angle` (pagefix); absent when not classified.",
+    )
 
 
 class DocPreprocessingResult(BaseModel):

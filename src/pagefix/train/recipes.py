@@ -3,7 +3,9 @@ the settings it is trained with, so that `pagefix train orientation --recipe NAM
 the same model again. Each recipe also names its evaluation pages, kept apart from training by
 seed (other pages and words) and, for every script where a second font family exists, by font.
 
-`pagefix_doc_ori_v1` is the recipe of the orientation model pagefix ships as its default.
+`pagefix_doc_ori_v1` is the recipe of the multi-script orientation model pagefix ships in its package
+(opt-in). `pagefix_doc_ori_v2` trains the same pages with real keep pages added by --keep
+(docs/research/2026-11-orientation-fine-tuning-runs.md has its run).
 """
 
 from __future__ import annotations
@@ -185,6 +187,15 @@ RECIPES: dict[str, Recipe] = {
                   "seed": 0, "distill_weight": 3.0, "degrade": 0.3, "views": "default"},
     ),
 }
+
+
+# v2: v1's pages and settings, plus real keep pages given with --keep (half of the real development
+# pages, split by document with bench/split_pages.py; the other half is evaluated on), distilled
+# a little harder: v1 lost one to four page views on real receipts, cards and photos (model card).
+RECIPES["pagefix_doc_ori_v2"] = Recipe(
+    name="pagefix_doc_ori_v2", train=_V1_TRAIN, keep=_V1_KEEP, evaluation=_V1_EVAL,
+    settings={**RECIPES["pagefix_doc_ori_v1"].settings, "distill_weight": 4.0},
+)
 
 
 def recipe(name: str) -> Recipe:

@@ -36,7 +36,7 @@ from ..evaluation.orientation import ClassifierScorer, evaluate_orientation
 from ..limits import Limits
 from ..models import ModelStore, OrientationClassifier, RuntimeOptions
 from ..models.orientation_views import resolve_view_set
-from ..models.store import ModelFiles
+from ..models.store import REFERENCE_ORIENTATION_MODEL, ModelFiles
 from .augment import Augmentation
 from .dataset import load_split
 from .distill import KeepPages, all_turns, distillation_loss, load_keep_pages
@@ -155,7 +155,9 @@ def train_orientation(config: TrainConfig, bar: Callable[..., Any] | None = None
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
 
-    base = ModelStore().resolve("orientation", config.base_model, config.base_model_dir)
+    # Without a base named, training starts from the reference model, whatever the default is.
+    base_name = config.base_model or (None if config.base_model_dir else REFERENCE_ORIENTATION_MODEL)
+    base = ModelStore().resolve("orientation", base_name, config.base_model_dir)
     classifier = OrientationClassifier.from_files(base, RuntimeOptions(device="cpu", cpu_threads=threads))
     if tuple(classifier.labels) != ANGLES:
         raise ConfigError(f"the base model's labels {classifier.labels} are not {ANGLES}")
