@@ -9,6 +9,7 @@ all its descendants (Ray's raylet, GCS and workers included; shared pages counte
     python bench/batch.py                  # 3 repetitions each on 44 pages built from the real data (bench/data.py)
     python bench/batch.py --repeat 5 --keep /tmp/pageset
     python bench/batch.py --photos 20      # a folder of 20 phone photos: pages overlapped or not
+    python bench/batch.py --photos 20 --against ../before   # this tree's defaults against a checkout's
 
 `--photos N` measures pages/s, cores busy (CPU seconds / wall seconds) and peak memory on a
 folder of N Inv3DReal phone photos for `predict_iter` (a loop that takes each output image;
@@ -102,7 +103,7 @@ def build_photo_folder(root: Path, count: int) -> int:
     return len(list(root.iterdir()))
 
 
-def photos_main(count: int, repeat: int, keep: Path | None) -> None:
+def photos_main(count: int, repeat: int, keep: Path | None, against: Path | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="pagefix-bench-"))
     folder = keep or work / "photos"
     if folder.exists():
@@ -111,6 +112,12 @@ def photos_main(count: int, repeat: int, keep: Path | None) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     python = sys.executable
     ways = {"overlapped": "", "one after another": "1"}
+    sources = {way: REPO / "src" for way in ways}
+    if against is not None:
+        # This tree's defaults against another checkout's (its src first on the path), both as they
+        # come: the before and after of a whole change, not only of the overlap.
+        ways = {"this tree": "", f"{against}": ""}
+        sources = {"this tree": REPO / "src", f"{against}": against / "src"}
     commands = {
         "predict_iter": lambda out, way: [python, "-c", IN_FLIGHT, way, ITER_LOOP, str(folder)],
         "CLI doc_preprocessor": lambda out, way: [python, "-c", IN_FLIGHT, way, "cli", "doc_preprocessor",
@@ -125,7 +132,7 @@ def photos_main(count: int, repeat: int, keep: Path | None) -> None:
         for name, command in commands.items():
             for way, in_flight in ways.items():
                 out = work / f"out-{repetition}"
-                wall, peak, cpu = run_once(command(out, in_flight), env)
+                wall, peak, cpu = run_once(command(out, in_flight), {**env, "PYTHONPATH": str(sources[way])})
                 run = {"wall": wall, "cpu": cpu, "peak_mb": peak / 2**20, "pages": pages}
                 if name == "predict_iter":
                     inner = json.loads(run_once.last_stdout.strip().splitlines()[-1])
@@ -147,7 +154,8 @@ def photos_main(count: int, repeat: int, keep: Path | None) -> None:
             busy = statistics.median(r["cpu"] / r["wall"] for r in runs)
             peak = max(r["peak_mb"] for r in runs)
             print(f"| {name} | {runs[0]['pages']} | {way} | {rates[way]:.3f} | {busy:.2f} | {peak:.0f} MiB |")
-        print(f"| {name} | | overlapped / one after another | {rates['overlapped'] / rates['one after another']:.2f}x | | |")
+        first, second = ways
+        print(f"| {name} | | {first} / {second} | {rates[first] / rates[second]:.2f}x | | |")
     print("\npredict_iter: from its first page on, peak RSS; CLI and batch: whole processes (start-up and "
           "model loading included), peak PSS of the process tree")
     shutil.rmtree(work, ignore_errors=True)
@@ -256,9 +264,11 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the page set here and keep it")
     parser.add_argument("--photos", type=int, metavar="N",
                         help="only a folder of N phone photos, pages overlapped or not (CLI, predict_iter, batch)")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="with --photos: this tree's defaults against another checkout's (e.g. a git worktree)")
     args = parser.parse_args()
     if args.photos:
-        photos_main(args.photos, args.repeat, args.keep)
+        photos_main(args.photos, args.repeat, args.keep, args.against)
         return
     work = Path(tempfile.mkdtemp(prefix="pagefix-bench-"))
     pageset = args.keep or work / "pageset"
