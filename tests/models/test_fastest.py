@@ -92,7 +92,10 @@ def test_without_openvino_hpi_says_what_to_install(hpi_home, monkeypatch, caplog
 #: Largest difference, in pixels of UVDoc's 488x712 input, between a grid of a configuration
 #: "auto" may pick and ONNX Runtime fp32's: measured 0.0004 px on the rendered curled page and
 #: 0.0007 px at most on the 278 development pages (bench/backends.py).
-GRID_BOUND_PX = 0.01
+GRID_BOUND_PX = 0.01  # the fp32 configurations
+#: bf16 moves UVDoc's grid by up to 2.3 px of its input on the development photos (docs/unwarping.md,
+#: CPU configurations); the unwarped pages stay within the metrics' noise.
+BF16_GRID_BOUND_PX = 3.0
 
 
 def auto_candidates(files):
@@ -160,19 +163,27 @@ def test_the_pipeline_defaults_to_auto():
 
 @needs_openvino
 def test_every_configuration_auto_may_pick_gives_fp32_grids_and_decisions(uvdoc, pages):
-    from pagefix.models.warp_score import warp_probes
+    from pagefix import DocPreprocessor
 
     reference = Unwarper.from_files(uvdoc, RuntimeOptions(device="cpu", cpu_threads=2))
     photo, scan = pages.curled, pages.scan
     expected = reference.predict_grids([photo])[0]
-    expected_flat = [p.is_flat(2.0, 6.0) for p in warp_probes(reference, [photo, scan])]
-    assert expected_flat == [False, True]
+
+    def unwarped(unwarper: Unwarper) -> list[bool]:
+        """Which of the two pages the pipeline unwarps (the flat-page probe's decisions)."""
+        pipeline = DocPreprocessor(use_doc_orientation_classify=False, unwarper=unwarper)
+        return [result.unwarp_applied for result in pipeline.predict([photo, scan])]
+
+    assert unwarped(reference) == [True, False]
     scale = np.array([487 / 2, 711 / 2])[:, None, None]
     for candidate in auto_candidates(uvdoc):
-        unwarper = Unwarper(candidate.load())
+        runner = candidate.load()
+        bf16 = getattr(runner, "precision", "f32") == "bf16"
+        # At bf16 the pipeline reads a probe near a limit again at fp32 (Unwarper.from_files).
+        unwarper = Unwarper(runner, exact=(lambda: reference.runner) if bf16 else None)
         difference = np.abs(unwarper.predict_grids([photo])[0] - expected) * scale
-        assert difference.max() <= GRID_BOUND_PX, (candidate.name, difference.max())
-        assert [p.is_flat(2.0, 6.0) for p in warp_probes(unwarper, [photo, scan])] == expected_flat, candidate.name
+        assert difference.max() <= (BF16_GRID_BOUND_PX if bf16 else GRID_BOUND_PX), (candidate.name, difference.max())
+        assert unwarped(unwarper) == [True, False], candidate.name
 
 
 class _WrongShapes:

@@ -14,6 +14,15 @@ from pagefix.pipeline import stages
 from pagefix.pipeline.stages import PageGrid, PreparedPage
 
 
+@pytest.fixture(scope="module")
+def pipeline():
+    """UVDoc at fp32 on ONNX Runtime: the batching is compared with the probe read on its own,
+    which at bf16 could be read again at fp32 near a limit (tests/unwarp/test_bf16_probe_guard.py)."""
+    from pagefix import DocPreprocessor
+
+    return DocPreprocessor(device="cpu", cpu_threads=2, cpu_backend="onnxruntime")
+
+
 class CountingRunner:
     def __init__(self, runner) -> None:
         self.runner, self.batches = runner, []
