@@ -647,7 +647,7 @@ def render(n: dict, rss_pages: int) -> str:
         ("added by default views", f"{s['orientation_default'] - s['orientation_reference']:.3f} s/page",
          "x2 when the unwarped page is classified again"),
         ("skip_flat_pages probe", f"{s['warp_probe']:.3f} s", "one extra UVDoc call on a padded copy"),
-        ("unwarp model (UVDoc, ORT run)", f"{s['unwarp_model']:.3f} s", f"{s['unwarp_model'] / floor:.2f}x floor"),
+        ("unwarp model (UVDoc, default CPU configuration)", f"{s['unwarp_model']:.3f} s", f"{s['unwarp_model'] / floor:.2f}x floor"),
         ("unwarp preprocess (resize)", f"{s['unwarp_preprocess']:.3f} s", ""),
         ("unwarp resampling (full res)", f"{s['unwarp_resample']:.3f} s", "cv2.remap, uint8, fixed-point maps, tiles on every thread"),
         ("encode (PNG)", f"{s['encode_png']:.3f} s", f"{png_encoder()} (PAGEFIX_PNG_ENCODER)"),
