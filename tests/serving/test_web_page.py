@@ -337,6 +337,7 @@ def test_api_key_and_settings_on_a_phone_screen(pipeline) -> None:  # type: igno
         assert '"unwarping":false' in stored and "sesame" not in stored
         text = page.locator("[data-page]").inner_text()
         assert re.search(r"Stages run\s+orientation\s+Size", text), text  # unwarping was not asked for
+        assert re.search(r"Orientation model\s+PP-LCNet_x1_0_doc_ori\s", text), text
         # Nothing is wider than the phone's screen.
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert watch.foreign == [] and watch.errors == []

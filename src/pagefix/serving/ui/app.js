@@ -396,6 +396,7 @@ function describeSkew(angle) {
 
 const FACTS = {
   angle: ["Turn undone", describeAngle],
+  angle_model: ["Orientation model", (value) => value],
   unwarp_applied: ["Flattened", (value) => (value ? "yes" : "no")],
   warp_score: ["Warp score", (value) => `${Number(value).toFixed(2)} ‰ of the diagonal`],
   skew_angle: ["Skew", describeSkew],
