@@ -13,10 +13,11 @@ from pagefix.pipeline.settings import PipelineConfig
 @pytest.mark.realdata
 def test_skip_counts_on_the_real_data(unwarper, page_sets, decode_page):
     config = PipelineConfig()
+    limits = (config.max_warp_score, config.max_identity_rms)  # judged as the pipeline judges them
     skipped = {}
     for name, files in page_sets.items():
-        probes = [warp_probes(unwarper, [decode_page(path)])[0] for path in files]
-        skipped[name] = sum(p.is_flat(config.max_warp_score, config.max_identity_rms) for p in probes)
+        probes = [warp_probes(unwarper, [decode_page(path)], limits=limits)[0] for path in files]
+        skipped[name] = sum(p.is_flat(*limits) for p in probes)
     counts = {name: f"{skipped[name]}/{len(files)}" for name, files in page_sets.items()}
     print(f"\npages skipped by skip_flat_pages (W < {config.max_warp_score}, identity < "
           f"{config.max_identity_rms}): {counts}")

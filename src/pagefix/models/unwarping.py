@@ -77,11 +77,7 @@ class Unwarper:
 
     def grids_for_model_images(self, small_images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """`predict_grids` of pages already made `model_image`s, in one model call."""
-        if not small_images:
-            return []
-        batch = np.stack([_chw_unit(small) for small in small_images])
-        grids = self.runner(batch)[0]
-        return [np.asarray(g, dtype=np.float32) for g in grids]
+        return _grids(self.runner, small_images)
 
     def exact_grids_for_model_images(self, small_images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """`grids_for_model_images` at fp32, whatever precision the model runs at otherwise."""
@@ -90,8 +86,7 @@ class Unwarper:
         with self._exact_lock:
             if self._exact is None:
                 self._exact = self._load_exact()
-        batch = np.stack([_chw_unit(small) for small in small_images])
-        return [np.asarray(g, dtype=np.float32) for g in self._exact(batch)[0]]
+        return _grids(self._exact, small_images)
 
     def unwarp(
         self, image: np.ndarray, grid: np.ndarray | None = None, keep_margin: float = 0.0,
@@ -112,6 +107,14 @@ def unwarp_with_grid(
     """`Unwarper.unwarp` with the grid given: no model needed (the resampling half of unwarping);
     `threads`: tiles resampled at once (`apply_grid`)."""
     return apply_grid(image, grid, fill=fill, margin=margin_pixels(image.shape[:2], keep_margin), threads=threads)
+
+
+def _grids(runner: Runner, small_images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The grids `runner` gives for `model_image`s, in one call."""
+    if not small_images:
+        return []
+    batch = np.stack([_chw_unit(small) for small in small_images])
+    return [np.asarray(g, dtype=np.float32) for g in runner(batch)[0]]
 
 
 def _chw_unit(small: np.ndarray) -> np.ndarray:

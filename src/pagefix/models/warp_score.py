@@ -31,6 +31,7 @@ __all__ = [
     "probe_nodes",
     "read_probe",
     "run_probes",
+    "settle_near_limits",
     "shows_background",
     "warp_probes",
 ]
@@ -141,16 +142,35 @@ def read_probe(grid: np.ndarray, frame: ProbeFrame) -> WarpProbe:
     return WarpProbe(homography_residual(nodes, frame.page_shape), identity_distance(nodes, frame.page_shape))
 
 
-def run_probes(unwarper: Unwarper, probes: Sequence[np.ndarray], frames: Sequence[ProbeFrame]) -> list[WarpProbe]:
-    """The verdicts for pages already made `probe_image`s (one UVDoc call for all of them)."""
+def run_probes(unwarper: Unwarper, probes: Sequence[np.ndarray], frames: Sequence[ProbeFrame],
+               limits: tuple[float, float] | None = None) -> list[WarpProbe]:
+    """The verdicts for pages already made `probe_image`s (one UVDoc call for all of them).
+    `limits` (max score, max identity RMS): the limits the verdicts will be judged by, so that a
+    lower-precision UVDoc's verdicts near them are read again at fp32 (`settle_near_limits`)."""
     grids = unwarper.grids_for_model_images(probes)
-    return [read_probe(grid, frame) for grid, frame in zip(grids, frames)]
+    found = [read_probe(grid, frame) for grid, frame in zip(grids, frames)]
+    return found if limits is None else settle_near_limits(unwarper, found, probes, frames, limits)
 
 
-def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = PROBE_PAD) -> list[WarpProbe]:
-    """Probe each page (one UVDoc call for all of them)."""
+def settle_near_limits(unwarper: Unwarper, found: Sequence[WarpProbe], probes: Sequence[np.ndarray],
+                       frames: Sequence[ProbeFrame], limits: tuple[float, float]) -> list[WarpProbe]:
+    """`found` with each verdict that a bf16 UVDoc put near `limits` read again at fp32, so every
+    page is judged flat or warped as fp32 judges it (docs: unwarping.md, CPU configurations); at
+    fp32 the verdicts as they are."""
+    settled = list(found)
+    if not unwarper.approximate:
+        return settled
+    close = [i for i, probe in enumerate(found) if probe.near_limits(*limits)]
+    for i, grid in zip(close, unwarper.exact_grids_for_model_images([probes[i] for i in close])):
+        settled[i] = read_probe(grid, frames[i])
+    return settled
+
+
+def warp_probes(unwarper: Unwarper, images: Sequence[np.ndarray], pad: float = PROBE_PAD,
+                limits: tuple[float, float] | None = None) -> list[WarpProbe]:
+    """Probe each page (one UVDoc call for all of them; `limits` as in `run_probes`)."""
     framed = [probe_image(unwarper, image, pad) for image in images]
-    return run_probes(unwarper, [small for small, _ in framed], [frame for _, frame in framed])
+    return run_probes(unwarper, [small for small, _ in framed], [frame for _, frame in framed], limits)
 
 
 def shows_background(small: np.ndarray) -> bool:

@@ -35,7 +35,7 @@ from ..geometry.skew import SkewEstimate, estimate_skew
 from ..geometry.turns import quarter_turn
 from ..inputs import Page, PageFailure
 from ..models.unwarping import unwarp_with_grid
-from ..models.warp_score import ProbeFrame, probe_image, read_probe, shows_background
+from ..models.warp_score import ProbeFrame, probe_image, read_probe, settle_near_limits, shows_background
 from .result import AngleDecision, PageResult
 
 if TYPE_CHECKING:
@@ -177,16 +177,11 @@ def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[
     # guessed wrong costs time, never a different answer (docs: unwarping.md, flat pages).
     early = [i for i, item in enumerate(inputs) if shows_background(item.page)]
     first = unwarper.grids_for_model_images([probe for probe, _ in probed] + [inputs[i].page for i in early])
-    probes = [read_probe(grid, frame) for grid, (_, frame) in zip(first, probed)]
     own = dict(zip(early, first[len(inputs):]))
     limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
-    if unwarper.approximate:
-        # At bf16 a probe near a limit is read again at fp32, so every page is decided as fp32
-        # decides it (docs: unwarping.md, CPU configurations).
-        close = [i for i, probe in enumerate(probes) if probe.near_limits(*limits)]
-        exact = unwarper.exact_grids_for_model_images([probed[i][0] for i in close])
-        for i, grid in zip(close, exact):
-            probes[i] = read_probe(grid, probed[i][1])
+    # At bf16 a probe near a limit is read again at fp32: every page is decided as fp32 decides it.
+    probes = settle_near_limits(unwarper, [read_probe(grid, frame) for grid, (_, frame) in zip(first, probed)],
+                                [probe for probe, _ in probed], [frame for _, frame in probed], limits)
     warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
     late = [i for i in warped if i not in own]
     own.update(zip(late, unwarper.grids_for_model_images([inputs[i].page for i in late])))
