@@ -24,7 +24,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,14 +51,17 @@ class Candidate:
 
 @dataclass(frozen=True)
 class HpiChoice:
-    """The configuration picked for one model and the median seconds each candidate took."""
+    """The configuration picked for one model and the seconds each candidate took: the sum over
+    the batch sizes timed of its median call at that size."""
 
     name: str
     seconds: dict[str, float]
+    batches: tuple[int, ...] = (1,)
 
     def describe(self, model: str, asked: str = "enable_hpi") -> str:
         others = ", ".join(f"{n} {s:.3f} s" for n, s in sorted(self.seconds.items(), key=lambda i: i[1]) if n != self.name)
-        return f"{asked}: {model} runs on {self.name} ({self.seconds[self.name]:.3f} s per call; {others or 'no other candidate'})"
+        calls = "per call" if self.batches == (1,) else "for calls of " + " and ".join(map(str, self.batches)) + " inputs"
+        return f"{asked}: {model} runs on {self.name} ({self.seconds[self.name]:.3f} s {calls}; {others or 'no other candidate'})"
 
 
 #: What `cpu_backend="auto"` may pick for a model: nothing but ONNX Runtime ("none"), the fp32
@@ -67,17 +70,19 @@ AutoChoice = Literal["none", "fp32", "bf16"]
 
 
 def load_runner(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False,
-                auto: AutoChoice = "none") -> Runner:
+                auto: AutoChoice = "none", batches: Sequence[int] = (1,)) -> Runner:
     """The runner a model class uses. On the CPU: the measured fastest of every candidate with
     `enable_hpi`; with `cpu_backend="auto"`, the measured fastest of the candidates `auto` allows,
     unless the options ask for something specific (fp16 weights, the oneDNN provider). Otherwise
-    ONNX Runtime with the providers `options` names (CUDA, TensorRT, oneDNN, CPU)."""
+    ONNX Runtime with the providers `options` names (CUDA, TensorRT, oneDNN, CPU). `batches`: the
+    batch sizes the model class calls the model with (`choose_fastest`)."""
     if options.device_kind()[0] == "cpu":
         if options.enable_hpi:
-            return choose_fastest(path, options, sample_shape, bf16_ok)
+            return choose_fastest(path, options, sample_shape, bf16_ok, batches=batches)
         if (options.cpu_backend == "auto" and auto != "none" and options.precision == "fp32"
                 and not options.enable_mkldnn):
-            return choose_fastest(path, options, sample_shape, auto == "bf16", asked="cpu_backend=auto")
+            return choose_fastest(path, options, sample_shape, auto == "bf16", asked="cpu_backend=auto",
+                                  batches=batches)
     return OnnxRunner.load(path, options)
 
 
@@ -102,9 +107,15 @@ def candidates(path: Path, options: RuntimeOptions, bf16_ok: bool, cache_dir: Pa
 
 
 def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False,
-                   remember: bool = True, asked: str = "enable_hpi") -> Runner:
+                   remember: bool = True, asked: str = "enable_hpi", batches: Sequence[int] = (1,)) -> Runner:
     """The fastest runner for `path` on this CPU, measured now or remembered from an earlier run
-    (`remember=False`: measured now, and not stored); `asked` names the setting in the log."""
+    (`remember=False`: measured now, and not stored); `asked` names the setting in the log.
+
+    Each candidate is timed at every batch size of `batches` (`sample_shape` with its first
+    dimension replaced) and the sum decides: a runtime's lead at one size can turn at another (on an
+    AVX2 CPU OpenVINO ran UVDoc alone faster than ONNX Runtime and two pages at once slower;
+    bench/backends.py --end-to-end)."""
+    shapes = [(batch, *sample_shape[1:]) for batch in batches]
     found = candidates(path, options, bf16_ok)
     if len(found) == 1:
         if asked == "enable_hpi":
@@ -113,10 +124,10 @@ def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int,
         else:  # the default: nothing was asked for, nothing is missing and nothing was chosen
             logger.debug("%s: %s runs on onnxruntime (the only CPU configuration installed)", asked, path.parent.name)
         return found[0].load()
-    key = _cache_key(path, options.threads, [c.name for c in found])
+    key = _cache_key(path, options.threads, [c.name for c in found], batches)
     remembered = _read_cache().get(key) if remember else None
     if remembered and remembered.get("name") in {c.name for c in found}:
-        choice = HpiChoice(remembered["name"], remembered["seconds"])
+        choice = HpiChoice(remembered["name"], remembered["seconds"], tuple(batches))
         # The winner's compiled model is kept from its second load on: loading OpenVINO's compiled
         # bf16 UVDoc takes a fraction of compiling it (docs/unwarping.md). The losers never are.
         by_name = {c.name: c for c in candidates(path, options, bf16_ok, _compiled_dir())}
@@ -129,44 +140,48 @@ def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int,
         level = logging.INFO if asked == "enable_hpi" else logging.DEBUG
         logger.log(level, choice.describe(path.parent.name, asked) + " [measured earlier]")
         return runner
-    choice, runner = _measure(found, sample_shape, asked)
+    choice, runner = _measure(found, shapes, asked)
+    choice = HpiChoice(choice.name, choice.seconds, tuple(batches))
     logger.info(choice.describe(path.parent.name, asked))
     if remember:
         _write_cache(key, {"name": choice.name, "seconds": choice.seconds})
     return runner
 
 
-def _measure(found: list[Candidate], sample_shape: tuple[int, ...], asked: str = "enable_hpi") -> tuple[HpiChoice, Runner]:
+def _measure(found: list[Candidate], shapes: Sequence[tuple[int, ...]], asked: str = "enable_hpi") -> tuple[HpiChoice, Runner]:
     """Times the candidates in turns (one run of each, then again), so a burst of load elsewhere on
     the machine slows them all alike instead of deciding the race. The first candidate (ONNX
     Runtime's CPU provider) must load: a model it cannot run is a broken model. Any other that
     fails to load or run, or gives outputs of other shapes or non-finite values, is left out with
     a warning."""
-    sample = np.random.default_rng(0).random(sample_shape, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    samples = [rng.random(shape, dtype=np.float32) for shape in shapes]
     first, *others = found
     baseline = first.load()
-    expected = [o.shape for o in baseline(sample)]  # also the warm-up: allocations, kernel selection
+    # Also the warm-up, at every size: allocations, kernel selection, OpenVINO's reshapes.
+    expected = [[o.shape for o in baseline(sample)] for sample in samples]
     runners: dict[str, Runner] = {first.name: baseline}
     for candidate in others:
         try:
             runner = candidate.load()
-            outputs = runner(sample)
+            outputs = [runner(sample) for sample in samples]
         except Exception as exc:  # noqa: BLE001 - OpenVINO and providers raise plain RuntimeErrors
             logger.warning("%s: %s cannot run this model, left out (%s)", asked, candidate.name, exc)
             continue
-        shapes = [o.shape for o in outputs]
-        if shapes != expected or not all(np.isfinite(o).all() for o in outputs):
+        got = [[o.shape for o in out] for out in outputs]
+        if got != expected or not all(np.isfinite(o).all() for out in outputs for o in out):
             logger.warning("%s: %s gives outputs of shapes %s (onnxruntime: %s) or non-finite values, left out",
-                           asked, candidate.name, shapes, expected)
+                           asked, candidate.name, got, expected)
             continue
         runners[candidate.name] = runner
-    times: dict[str, list[float]] = {name: [] for name in runners}
+    times: dict[str, list[list[float]]] = {name: [[] for _ in samples] for name in runners}
     for _ in range(TIMED_RUNS):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            runner(sample)
-            times[name].append(time.perf_counter() - start)
-    seconds = {name: statistics.median(values) for name, values in times.items()}
+        for i, sample in enumerate(samples):
+            for name, runner in runners.items():
+                start = time.perf_counter()
+                runner(sample)
+                times[name][i].append(time.perf_counter() - start)
+    seconds = {name: sum(statistics.median(values) for values in per_size) for name, per_size in times.items()}
     name = min(seconds, key=seconds.__getitem__)
     return HpiChoice(name, seconds), runners[name]  # the losers are freed on return
 
@@ -186,7 +201,7 @@ def _compiled_dir() -> Path | None:
     return path
 
 
-def _cache_key(path: Path, threads: int, names: list[str]) -> str:
+def _cache_key(path: Path, threads: int, names: list[str], batches: Sequence[int] = (1,)) -> str:
     stat = path.stat()
     versions = []
     for module in ("onnxruntime", "openvino"):
@@ -194,7 +209,8 @@ def _cache_key(path: Path, threads: int, names: list[str]) -> str:
             versions.append(f"{module}={__import__(module).__version__}")
     cpu = _cpu_name()
     return "|".join([str(path.resolve()), str(stat.st_size), str(int(stat.st_mtime)), f"threads={threads}",
-                     cpu, *versions, "candidates=" + ",".join(names)])
+                     cpu, *versions, "candidates=" + ",".join(names),
+                     "batches=" + ",".join(str(b) for b in batches)])
 
 
 def _cpu_name() -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 
 from ..geometry.resample import apply_grid, margin_pixels
+from ..geometry.shrink import ShrinkablePage, shrinkable
 from .fastest import AutoChoice, load_runner
 from .runtime import Runner, RuntimeOptions
 from .store import ModelFiles
@@ -52,19 +52,22 @@ class Unwarper:
         # (bench/backends.py); otherwise the fp32 configurations, which compute the same.
         auto: AutoChoice = "bf16" if files.spec is not None and files.spec.bf16_measured_equal else "fp32"
         shape = (1, 3, height, width)
-        runner = load_runner(files.path, options, shape, bf16_ok=True, auto=auto)
+        # One page (a scan's probe) and two (a photo's probe with its own grid, stages.find_grids).
+        batches = (1, 2)
+        runner = load_runner(files.path, options, shape, bf16_ok=True, auto=auto, batches=batches)
         exact = None
         if getattr(runner, "precision", "f32") == "bf16":
             # The fastest fp32 configuration, loaded the first time a probe needs it.
             def exact() -> Runner:
-                return load_runner(files.path, options, shape, auto="fp32")
+                return load_runner(files.path, options, shape, auto="fp32", batches=batches)
         return cls(runner, **kwargs, exact=exact)
 
-    def model_image(self, image: np.ndarray) -> np.ndarray:
+    def model_image(self, image: np.ndarray | ShrinkablePage) -> np.ndarray:
         """One page at the model's input size, uint8 HxWx3 in the model's channel order: all the
         model needs of a page, a quarter of the bytes of its float input (what a staged engine
-        sends to the model's machine)."""
-        small = cv2.resize(image, self.input_size, interpolation=cv2.INTER_AREA)
+        sends to the model's machine). Area-averaged from the page's working copy
+        (geometry/shrink.py), shared with the page's other small images when given with it."""
+        small = shrinkable(image).shrunk(self.input_size)
         return small[:, :, ::-1] if self.channel_order == "rgb" else small
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
