@@ -241,3 +241,14 @@ def test_quarter_turn_is_exact_and_undoes_the_turn(angle):
 def test_quarter_turn_refuses_other_angles():
     with pytest.raises(ValueError):
         quarter_turn(np.zeros((4, 4, 3), np.uint8), 45)
+
+
+def test_normalize_is_the_imagenet_formula_on_rgb_planes(pipeline):
+    classifier = pipeline.orientation_classifier
+    crops = [np.random.default_rng(k).integers(0, 256, (224, 224, 3), dtype=np.uint8) for k in range(3)]
+    rgb = np.stack(crops)[..., ::-1].astype(np.float64) / 255.0
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    expected = ((rgb - mean) / std).transpose(0, 3, 1, 2)
+    got = classifier.normalize(crops)
+    assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
+    assert np.abs(got - expected).max() < 1e-5

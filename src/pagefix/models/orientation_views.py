@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..geometry.shrink import ShrinkablePage, shrinkable
 
 __all__ = [
     "DEFAULT_CASCADE_STOP",
@@ -39,8 +40,12 @@ _MAX_RESIZED_SIDE = 4096
 _WHITE = (255, 255, 255)
 
 
-def centre_crop(image: np.ndarray, short_side: int = 256, interpolation: int = cv2.INTER_LINEAR) -> list[np.ndarray]:
-    """The reference's view: short side to 256 (Python round, bilinear), centre crop 224."""
+def centre_crop(image: np.ndarray | ShrinkablePage, short_side: int = 256,
+                interpolation: int = cv2.INTER_LINEAR) -> list[np.ndarray]:
+    """The reference's view: short side to 256 (Python round, bilinear), centre crop 224, from the
+    full page as the reference makes it (bilinear reads only the pixels it samples)."""
+    if isinstance(image, ShrinkablePage):
+        image = image.image
     height, width = image.shape[:2]
     scale = short_side / min(height, width)
     new_w, new_h = round(width * scale), round(height * scale)
@@ -55,14 +60,15 @@ def centre_crop(image: np.ndarray, short_side: int = 256, interpolation: int = c
     return [image[y0:y0 + CROP, x0:x0 + CROP]]
 
 
-def long_side_crops(image: np.ndarray, short_side: int, count: int = 3) -> list[np.ndarray]:
+def long_side_crops(image: np.ndarray | ShrinkablePage, short_side: int, count: int = 3) -> list[np.ndarray]:
     """`count` crops centred on the short axis, spread along the long axis (centres at
     1/(count+1), 2/(count+1), ...), after resizing the short side to `short_side`."""
-    height, width = image.shape[:2]
+    page = shrinkable(image)
+    height, width = page.shape[:2]
     scale = short_side / min(height, width)
     new_w = max(CROP, min(round(width * scale), _MAX_RESIZED_SIDE))
     new_h = max(CROP, min(round(height * scale), _MAX_RESIZED_SIDE))
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    resized = page.shrunk((new_w, new_h))
     crops = []
     for i in range(count):
         fraction = (i + 1) / (count + 1)
@@ -76,13 +82,14 @@ def long_side_crops(image: np.ndarray, short_side: int, count: int = 3) -> list[
     return crops
 
 
-def letterbox(image: np.ndarray, fit: float = CROP, side: int = CROP) -> list[np.ndarray]:
+def letterbox(image: np.ndarray | ShrinkablePage, fit: float = CROP, side: int = CROP) -> list[np.ndarray]:
     """The whole page shrunk so its long side is `fit` pixels, centred on a white `side`-square
     (as a view: 224 on 224; training draws a slightly smaller page on a larger square)."""
-    height, width = image.shape[:2]
+    page = shrinkable(image)
+    height, width = page.shape[:2]
     scale = fit / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    small = page.shrunk((new_w, new_h))
     canvas = np.full((side, side, 3), _WHITE, dtype=np.uint8)
     y0, x0 = (side - new_h) // 2, (side - new_w) // 2
     canvas[y0:y0 + new_h, x0:x0 + new_w] = small
@@ -92,8 +99,9 @@ def letterbox(image: np.ndarray, fit: float = CROP, side: int = CROP) -> list[np
 #: The short side each recipe resizes a page to (the letterbox fits the long side to one crop).
 RECIPE_SHORT_SIDES = {"centre256": 256, "letterbox": CROP, "long3_384": 384, "long3_512": 512, "long3_640": 640}
 
-#: Crop recipes by name.
-RECIPES: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
+#: Crop recipes by name: each takes a page, as an array or with its working copy (the letterbox and
+#: the long-side crops are shrunk from that copy, geometry/shrink.py).
+RECIPES: dict[str, Callable[[np.ndarray | ShrinkablePage], list[np.ndarray]]] = {
     "centre256": centre_crop,
     "letterbox": letterbox,
     "long3_384": lambda image: long_side_crops(image, 384),
@@ -158,11 +166,12 @@ def resolve_view_set(views: str | ViewSet | None) -> ViewSet:
         raise ConfigError(f"unknown orientation_views {name!r}; known: {', '.join(sorted(VIEW_SETS))}") from None
 
 
-def make_crops(image: np.ndarray, views: Sequence[tuple[str, tuple[int, ...]]],
+def make_crops(image: np.ndarray | ShrinkablePage, views: Sequence[tuple[str, tuple[int, ...]]],
                made: dict[str, list[np.ndarray]] | None = None) -> tuple[list[np.ndarray], list[int]]:
     """All crops of `image` for `views`, turned, with the quarter turn k of each. `made`: the
     unturned crops of each recipe already made from `image` (filled in), so that one recipe
-    asked for in several calls resizes the page once."""
+    asked for in several calls resizes the page once. Pass a `ShrinkablePage` to share its
+    working copy between calls."""
     made = {} if made is None else made
     crops, turns = [], []
     for recipe, ks in views:

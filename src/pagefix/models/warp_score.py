@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..geometry.shrink import ShrinkablePage, shrinkable
 from .unwarping import Unwarper
 
 __all__ = [
@@ -129,8 +130,12 @@ class ProbeFrame:
     offset: tuple[int, int]
 
 
-def probe_image(unwarper: Unwarper, image: np.ndarray, pad: float = PROBE_PAD) -> tuple[np.ndarray, ProbeFrame]:
-    """The page in its probe frame, at the model's input size (`Unwarper.model_image`), and the frame."""
+def probe_image(unwarper: Unwarper, image: np.ndarray | ShrinkablePage,
+                pad: float = PROBE_PAD) -> tuple[np.ndarray, ProbeFrame]:
+    """The page in its probe frame, at the model's input size (`Unwarper.model_image`), and the
+    frame. The frame is drawn around the page's working copy (geometry/shrink.py): the verdict is
+    read in fractions of the page, so the copy's scale drops out."""
+    image = shrinkable(image).copy
     padded, offset = pad_for_probe(image, pad)
     frame = ProbeFrame(tuple(image.shape[:2]), tuple(padded.shape[:2]), offset)
     return unwarper.model_image(padded), frame

@@ -24,13 +24,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import cv2
 import numpy as np
 
 from ..errors import InputError, PagefixError
 from ..geometry.point_maps import PageMap
 from ..geometry.resample import margin_pixels
 from ..geometry.rotate import deskew_matrix, paper_colour, rotate_page
+from ..geometry.shrink import ShrinkablePage
 from ..geometry.skew import SkewEstimate, estimate_skew
 from ..geometry.turns import quarter_turn
 from ..inputs import Page, PageFailure
@@ -97,12 +97,15 @@ def prepare(pipeline: DocPreprocessor, chunk: Sequence[Page | PageFailure],
 
 
 def _prepare(pipeline: DocPreprocessor, pages: list[Page], settings: dict[str, Any]) -> list[PreparedPage]:
-    decisions = _decide(pipeline, [page.image for page in pages], settings, "input")
+    # Each page's small images (the classifier's views, UVDoc's input, the probe) come from one
+    # working copy of it, made at most once (geometry/shrink.py).
+    shrinkables = [ShrinkablePage(page.image) for page in pages]
+    decisions = _decide(pipeline, shrinkables, settings, "input")
     prepared = []
     # Deskew acts on the pages left flat: all of them when unwarping is off, those the probe finds
     # flat otherwise; with skip_flat_pages off every page goes to UVDoc, which straightens it.
     measure_skew = settings["deskew"] and (settings["skip_flat_pages"] or not settings["use_doc_unwarping"])
-    for page, decision in zip(pages, decisions):
+    for page, shrinkable_page, decision in zip(pages, shrinkables, decisions):
         upright = quarter_turn(page.image, decision.angle) if decision else page.image
         skew = estimate_skew(upright) if measure_skew else None
         # The paper's colour is measured once, for the probe's copy and the full page alike.
@@ -110,9 +113,10 @@ def _prepare(pipeline: DocPreprocessor, pages: list[Page], settings: dict[str, A
         unwarp_input = None
         if settings["use_doc_unwarping"]:
             unwarper = pipeline.unwarper
-            unwarp_input = UnwarpInput(unwarper.model_image(upright))
+            small = shrinkable_page.turned(decision.angle if decision else 0, upright)
+            unwarp_input = UnwarpInput(unwarper.model_image(small))
             if settings["skip_flat_pages"]:
-                probed = _straightened_for_probe(pipeline, upright, skew, fill)
+                probed = _straightened_for_probe(pipeline, small, skew, fill)
                 unwarp_input.probe, unwarp_input.probe_frame = probe_image(unwarper, probed)
         prepared.append(PreparedPage(page, decision, upright, unwarp_input, skew, fill))
     return prepared
@@ -129,8 +133,8 @@ def _lean(pipeline: DocPreprocessor, skew: SkewEstimate | None) -> float | None:
     return skew.angle
 
 
-def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew: SkewEstimate | None,
-                            fill: tuple[int, int, int] | None) -> np.ndarray:
+def _straightened_for_probe(pipeline: DocPreprocessor, upright: ShrinkablePage, skew: SkewEstimate | None,
+                            fill: tuple[int, int, int] | None) -> ShrinkablePage | np.ndarray:
     """The page the flat-page probe looks at: a small straightened copy when the page leans, so a
     flat page scanned crooked reads as flat (its lean alone would send it to UVDoc), else the page."""
     angle = _lean(pipeline, skew)
@@ -138,8 +142,7 @@ def _straightened_for_probe(pipeline: DocPreprocessor, upright: np.ndarray, skew
         return upright
     h, w = upright.shape[:2]
     scale = min(1.0, _PROBE_COPY_SIDE / max(h, w))
-    small = cv2.resize(upright, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return rotate_page(small, angle, fill)
+    return rotate_page(upright.shrunk((max(1, round(w * scale)), max(1, round(h * scale)))), angle, fill)
 
 
 def _deskew_fill(pipeline: DocPreprocessor, page: np.ndarray) -> tuple[int, int, int]:
@@ -298,7 +301,7 @@ def _resample(pipeline: DocPreprocessor, item: PreparedPage, grid: PageGrid | Pa
     return _Unwarped(unwarped, grid.warp_score, grid.grid, margin_pixels(image.shape[:2], keep_margin))
 
 
-def _decide(pipeline: DocPreprocessor, images: list[np.ndarray], settings: dict[str, Any],
+def _decide(pipeline: DocPreprocessor, images: Sequence[np.ndarray | ShrinkablePage], settings: dict[str, Any],
             stage: str, expect: int | None = None) -> list[AngleDecision | None]:
     if not settings["use_doc_orientation_classify"] or not images:
         return [None for _ in images]
