@@ -75,6 +75,19 @@ def test_the_fastest_is_picked_logged_and_remembered(hpi_home, photo, caplog):
         np.testing.assert_allclose(chosen_runner(batch)[0], reference.runner(batch)[0], atol=2e-2)
 
 
+@needs_openvino
+def test_the_candidates_are_timed_at_every_batch_size_asked_and_remembered_per_set(hpi_home, caplog):
+    files = ModelStore().resolve("orientation")
+    options = RuntimeOptions(device="cpu", cpu_threads=2, enable_hpi=True)
+    with caplog.at_level(logging.INFO, logger="pagefix"):
+        runner = choose_fastest(files.path, options, (1, 3, 224, 224), batches=(1, 4))
+    assert "for calls of 1 and 4 inputs" in caplog.text
+    assert runner(np.zeros((4, 3, 224, 224), dtype=np.float32))[0].shape == (4, 4)
+    choose_fastest(files.path, options, (1, 3, 224, 224))  # other batch sizes: measured again
+    keys = list(json.loads((hpi_home / "hpi.json").read_text()))
+    assert len(keys) == 2 and sorted(key.rsplit("|", 1)[1] for key in keys) == ["batches=1", "batches=1,4"]
+
+
 def test_without_openvino_hpi_says_what_to_install(hpi_home, monkeypatch, caplog):
     import pagefix.models.fastest as fastest
 
