@@ -65,6 +65,12 @@ def test_manifest_needs_its_columns(tmp_path):
         read_manifest(tmp_path / "m.csv")
 
 
+def test_a_manifest_row_without_its_flat_original_is_refused_by_line(tmp_path):
+    (tmp_path / "m.csv").write_text("distorted,ground_truth\na.jpg,a_flat.png\nb.jpg,\n")
+    with pytest.raises(InputError, match=r"line 3: 'ground_truth' is empty"):
+        read_manifest(tmp_path / "m.csv")
+
+
 @pytest.mark.skipif(tesseract_path() is None, reason="tesseract is not installed")
 def test_ocr_reads_a_clean_page():
     text = ocr_text(_text_page())

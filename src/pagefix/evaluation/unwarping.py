@@ -54,6 +54,13 @@ def read_manifest(path: str | Path) -> list[UnwarpPair]:
         raise InputError(f"cannot read manifest {manifest}: {exc.strerror or exc}") from exc
     if not rows or not {"distorted", "ground_truth"} <= set(rows[0]):
         raise InputError(f"{manifest} needs a header with 'distorted' and 'ground_truth' columns")
+    for line, row in enumerate(rows, start=2):
+        # An empty cell would name the manifest's own folder, whose first image would silently
+        # stand in for every flat original (a manifest of photos without originals, say).
+        empty = [column for column in ("distorted", "ground_truth") if not (row[column] or "").strip()]
+        if empty:
+            raise InputError(f"{manifest}, line {line}: {' and '.join(repr(c) for c in empty)} is empty; "
+                             "every photo needs its file and the file of its flat original")
     root = manifest.parent
     return [
         UnwarpPair(
