@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["BackgroundWriter", "overlapped", "prefetch"]
+__all__ = ["BackgroundWriter", "close_iterator", "overlapped", "prefetch"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,9 +54,8 @@ def prefetch(source: Iterable[T], depth: int = 1) -> Iterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             _put(items, stop, (_END, exc))
         finally:
-            close = getattr(source, "close", None)
-            if close is not None and stop.is_set():
-                close()
+            if stop.is_set():
+                close_iterator(source)
 
     worker = threading.Thread(target=produce, name="pagefix-prefetch", daemon=True)
     worker.start()
@@ -110,7 +109,7 @@ def overlapped(source: Iterable[Any], stages: Sequence[Callable[[Any], Any]], in
                 yield item
                 del item
         finally:
-            _close(iterator)
+            close_iterator(iterator)
 
     stream: Iterator[Any] = admitted()
     for stage in stages[:-1]:
@@ -125,7 +124,7 @@ def overlapped(source: Iterable[Any], stages: Sequence[Callable[[Any], Any]], in
             slots.release()
     finally:
         closed.set()
-        _close(stream)
+        close_iterator(stream)
 
 
 def _applied(stage: Callable[[Any], Any], source: Iterator[Any]) -> Iterator[Any]:
@@ -137,10 +136,11 @@ def _applied(stage: Callable[[Any], Any], source: Iterator[Any]) -> Iterator[Any
             yield done
             del done
     finally:
-        _close(source)
+        close_iterator(source)
 
 
-def _close(iterator: object) -> None:
+def close_iterator(iterator: object) -> None:
+    """Close `iterator` if it can be closed (a generator, an open PDF's pages)."""
     close = getattr(iterator, "close", None)
     if close is not None:
         close()

@@ -19,7 +19,7 @@ from ..models import ModelStore, OrientationClassifier, RuntimeOptions, Unwarper
 from ..models.orientation_views import resolve_view_set
 from . import stages as page_stages
 from .angles import PageAngle, iter_angles
-from .prefetch import overlapped, prefetch
+from .prefetch import close_iterator, overlapped, prefetch
 from .result import PageResult
 from .settings import SETTINGS_BY_NAME, PipelineConfig, load_config, per_call_settings
 from .stages import PageGrid, PreparedPage, UnwarpInput
@@ -262,11 +262,8 @@ def _chunks(pages: Iterator[Page | PageFailure], size: int) -> Iterator[list[Pag
             yield chunk
             del chunk  # not kept here while the stages work on it
     finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()
+        close_iterator(pages)
 
 
 def _unwarp_inputs(prepared: list[PreparedPage | PageFailure]) -> list[UnwarpInput | None]:
     return [p.unwarp_input if isinstance(p, PreparedPage) else None for p in prepared]
-
