@@ -141,7 +141,6 @@ def choose_fastest(path: Path, options: RuntimeOptions, sample_shape: tuple[int,
         logger.log(level, choice.describe(path.parent.name, asked) + " [measured earlier]")
         return runner
     choice, runner = _measure(found, shapes, asked)
-    choice = HpiChoice(choice.name, choice.seconds, tuple(batches))
     logger.info(choice.describe(path.parent.name, asked))
     if remember:
         _write_cache(key, {"name": choice.name, "seconds": choice.seconds})
@@ -183,7 +182,8 @@ def _measure(found: list[Candidate], shapes: Sequence[tuple[int, ...]], asked: s
                 times[name][i].append(time.perf_counter() - start)
     seconds = {name: sum(statistics.median(values) for values in per_size) for name, per_size in times.items()}
     name = min(seconds, key=seconds.__getitem__)
-    return HpiChoice(name, seconds), runners[name]  # the losers are freed on return
+    batches = tuple(shape[0] for shape in shapes)
+    return HpiChoice(name, seconds, batches), runners[name]  # the losers are freed on return
 
 
 def _cache_path() -> Path:
