@@ -27,6 +27,7 @@ __all__ = [
     "VIEW_SETS",
     "ViewSet",
     "combine_views",
+    "in_page_turns",
     "make_crops",
     "remaining_views",
     "resolve_view_set",
@@ -195,12 +196,20 @@ def combine_views(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarray
     return score
 
 
+def in_page_turns(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarray:
+    """Each view's probabilities [n_views, n] rolled into the page's own angles: element a of a
+    row is what that view, taken k turns further, says of the page being turned a."""
+    if not len(turns):
+        return np.zeros((0, probabilities.shape[1]))
+    return np.stack([np.roll(row, -k) for row, k in zip(probabilities, turns)])
+
+
 def view_agreement(probabilities: np.ndarray, turns: Sequence[int]) -> np.ndarray:
     """Per angle, the mean probability the views give it (each view's own label for that angle):
     a confidence in [0, 1] that, unlike the product of the votes, does not saturate."""
-    n = probabilities.shape[1]
-    consistent = np.stack([np.roll(row, -k) for row, k in zip(probabilities, turns)]) if len(turns) else np.zeros((1, n))
-    return consistent.mean(axis=0)
+    if not len(turns):
+        return np.zeros(probabilities.shape[1])
+    return in_page_turns(probabilities, turns).mean(axis=0)
 
 
 def remaining_views(views: Sequence[tuple[str, tuple[int, ...]]],
@@ -224,9 +233,8 @@ def unanimous_angle(probabilities: np.ndarray, turns: Sequence[int]) -> tuple[in
     lowest probability any view gives it; (None, 0.0) when the views disagree."""
     if not len(turns):
         return None, 0.0
-    rolled = np.stack([np.roll(row, -k) for row, k in zip(probabilities, turns)])
+    rolled = in_page_turns(probabilities, turns)
     tops = rolled.argmax(axis=1)
     if not (tops == tops[0]).all():
         return None, 0.0
     return int(tops[0]), float(rolled[:, tops[0]].min())
-
