@@ -173,18 +173,18 @@ def _grids(pipeline: DocPreprocessor, inputs: list[UnwarpInput], settings: dict[
     unwarper = pipeline.unwarper
     if not settings["skip_flat_pages"]:
         return [PageGrid(grid) for grid in unwarper.grids_for_model_images([item.page for item in inputs])]
-    probed = [_probe_of(item) for item in inputs]
+    probe_images, frames = zip(*(_probe_of(item) for item in inputs))
     # A page that shows its background (a photo of a page on a table) is nearly always found
     # warped, so its own grid is asked for in the probe's call: one model call of two images
     # instead of two calls (bench/probe_batch.py). The probe still decides every page; a page
     # guessed wrong costs time, never a different answer (docs: unwarping.md, flat pages).
     early = [i for i, item in enumerate(inputs) if shows_background(item.page)]
-    first = unwarper.grids_for_model_images([probe for probe, _ in probed] + [inputs[i].page for i in early])
+    first = unwarper.grids_for_model_images([*probe_images] + [inputs[i].page for i in early])
     own = dict(zip(early, first[len(inputs):]))
     limits = (pipeline.config.max_warp_score, pipeline.config.max_identity_rms)
     # At bf16 a probe near a limit is read again at fp32: every page is decided as fp32 decides it.
-    probes = settle_near_limits(unwarper, [read_probe(grid, frame) for grid, (_, frame) in zip(first, probed)],
-                                [probe for probe, _ in probed], [frame for _, frame in probed], limits)
+    probes = settle_near_limits(unwarper, [read_probe(grid, frame) for grid, frame in zip(first, frames)],
+                                probe_images, frames, limits)
     warped = [i for i, probe in enumerate(probes) if not probe.is_flat(*limits)]
     late = [i for i in warped if i not in own]
     own.update(zip(late, unwarper.grids_for_model_images([inputs[i].page for i in late])))
