@@ -70,19 +70,20 @@ AutoChoice = Literal["none", "fp32", "bf16"]
 
 
 def load_runner(path: Path, options: RuntimeOptions, sample_shape: tuple[int, ...], bf16_ok: bool = False,
-                auto: AutoChoice = "none", batches: Sequence[int] = (1,)) -> Runner:
+                auto: AutoChoice = "none", batches: Sequence[int] = (1,), role: str = "") -> Runner:
     """The runner a model class uses. On the CPU: the measured fastest of every candidate with
     `enable_hpi`; with `cpu_backend="auto"`, the measured fastest of the candidates `auto` allows,
     unless the options ask for something specific (fp16 weights, the oneDNN provider). Otherwise
     ONNX Runtime with the providers `options` names (CUDA, TensorRT, oneDNN, CPU). `batches`: the
-    batch sizes the model class calls the model with (`choose_fastest`)."""
+    batch sizes the model class calls the model with (`choose_fastest`); `role`: what the runner is
+    for when it is not the model's main one, said in the log (e.g. the bf16 probe's fp32 guard)."""
     if options.device_kind()[0] == "cpu":
         if options.enable_hpi:
             return choose_fastest(path, options, sample_shape, bf16_ok, batches=batches)
         if (options.cpu_backend == "auto" and auto != "none" and options.precision == "fp32"
                 and not options.enable_mkldnn):
-            return choose_fastest(path, options, sample_shape, auto == "bf16", asked="cpu_backend=auto",
-                                  batches=batches)
+            asked = f"cpu_backend=auto ({role})" if role else "cpu_backend=auto"
+            return choose_fastest(path, options, sample_shape, auto == "bf16", asked=asked, batches=batches)
     return OnnxRunner.load(path, options)
 
 

@@ -59,7 +59,8 @@ class Unwarper:
         if getattr(runner, "precision", "f32") == "bf16":
             # The fastest fp32 configuration, loaded the first time a probe needs it.
             def exact() -> Runner:
-                return load_runner(files.path, options, shape, auto="fp32", batches=batches)
+                return load_runner(files.path, options, shape, auto="fp32", batches=batches,
+                                   role="fp32 guard of the bf16 probe")
         return cls(runner, **kwargs, exact=exact)
 
     def model_image(self, image: np.ndarray | ShrinkablePage) -> np.ndarray:
