@@ -176,3 +176,16 @@ def test_a_close_boolean_is_suggested(capsys):
     with pytest.raises(SystemExit):
         parse_args(["doc_preprocessor", "-i", "x.jpg", "--use_doc_unwarping", "Ture"])
     assert "expected True or False, got 'Ture'; did you mean 'true'?" in capsys.readouterr().err
+
+
+def test_train_settings_typed_win_over_a_recipe_and_the_rest_come_from_train_config():
+    from pagefix.cli.train import _given_settings
+    from pagefix.train.trainer import TrainConfig
+
+    typed = parse_args(["train", "orientation", "--recipe", "pagefix_doc_ori_v3", "--out", "m",
+                        "--epochs", "20", "--distill-weight", "6"])
+    assert _given_settings(typed) == {"epochs": 20, "distill_weight": 6.0}
+    assert _given_settings(parse_args(["train", "orientation", "--data", "d", "--out", "m"])) == {}
+    # The help's stated defaults are TrainConfig's, which apply when nothing is typed.
+    config = TrainConfig(data="d", out="m")
+    assert (config.epochs, config.batch_size, config.lr, config.seed, config.views) == (10, 32, 0.01, 0, "default")

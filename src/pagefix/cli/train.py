@@ -39,21 +39,22 @@ def register(subparsers: Any) -> None:
     source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
     source.add_argument("--recipe", metavar="NAME",
                         help="train a named recipe (pagefix_doc_ori_v1: the multi-script model shipped in the package; "
-                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep): render its "
+                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep; pagefix_doc_ori_v3: v2 with more "
+                        "generated keep pages): render its "
                         "pages from their seeds into --work, make the dataset and train with the recipe's "
-                        "settings; --keep folders are added to its keep pages")
+                        "settings (an option typed here wins over the recipe's, e.g. a larger --epochs to continue a finished run); --keep folders are added to its keep pages")
     orientation.add_argument("--work", metavar="DIR",
                              help="with --recipe: folder for the rendered pages and dataset (default: OUT_work "
                              "beside --out); reused when already complete")
     orientation.add_argument("--out", required=True, metavar="DIR", help="model directory (or dataset folder with --make_dataset)")
-    orientation.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
-    orientation.add_argument("--batch_size", type=int, default=32, help="images per step (default: 32)")
-    orientation.add_argument("--lr", type=float, default=0.01, help="peak learning rate, SGD with momentum (default: 0.01)")
-    orientation.add_argument("--weight_decay", type=float, default=3e-5, help="L2 weight decay (default: 3e-5)")
-    orientation.add_argument("--train_layers", choices=("all", "top", "head"), default="all",
+    orientation.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help="training epochs (default: 10)")
+    orientation.add_argument("--batch_size", type=int, default=argparse.SUPPRESS, help="images per step (default: 32)")
+    orientation.add_argument("--lr", type=float, default=argparse.SUPPRESS, help="peak learning rate, SGD with momentum (default: 0.01)")
+    orientation.add_argument("--weight_decay", type=float, default=argparse.SUPPRESS, help="L2 weight decay (default: 3e-5)")
+    orientation.add_argument("--train_layers", choices=("all", "top", "head"), default=argparse.SUPPRESS,
                              help="what to train: every layer (default), the top (last two blocks, "
                              "last conv, head: faster, the early features stay the shipped ones) or the head only")
-    orientation.add_argument("--cached_views", type=int, default=0, metavar="N",
+    orientation.add_argument("--cached_views", type=int, default=argparse.SUPPRESS, metavar="N",
                              help="with --train_layers top or head: augment every page N times once and "
                              "cache the frozen layers' output, so epochs cost a fraction (default: 0, "
                              "augment every step)")
@@ -62,18 +63,18 @@ def register(subparsers: Any) -> None:
                              "needed): every step also pulls the model's probabilities on them, at all four "
                              "turns, towards the base model's, and the best epoch must keep agreeing with the "
                              "base model on the held-out share of them")
-    orientation.add_argument("--distill_weight", type=float, default=1.0,
+    orientation.add_argument("--distill_weight", type=float, default=argparse.SUPPRESS,
                              help="weight of the keep pages' distillation term against the training loss (default: 1.0)")
-    orientation.add_argument("--distill_temperature", type=float, default=2.0,
+    orientation.add_argument("--distill_temperature", type=float, default=argparse.SUPPRESS,
                              help="softmax temperature of the distillation term: above 1 passes on the base "
                              "model's doubts, not only its answer (default: 2.0)")
-    orientation.add_argument("--keep_val_fraction", type=float, default=0.2,
+    orientation.add_argument("--keep_val_fraction", type=float, default=argparse.SUPPRESS,
                              help="share of the keep pages held out to measure forgetting (default: 0.2)")
-    orientation.add_argument("--views", choices=("default", "reference"), default="default",
+    orientation.add_argument("--views", choices=("default", "reference"), default=argparse.SUPPRESS,
                              help="the orientation_views the model will be used with: training crops "
                              "imitate them and validation scores with them (default: default, the voting "
                              "views; reference: centre crops only)")
-    orientation.add_argument("--seed", type=int, default=0, help="seed for shuffling, augmentation and splits (default: 0)")
+    orientation.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed for shuffling, augmentation and splits (default: 0)")
     orientation.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: the cores, at most 8)")
     orientation.add_argument("--base_model_dir", metavar="DIR", help="start from this orientation model instead of the reference's "
                              "PP-LCNet_x1_0_doc_ori")
@@ -130,7 +131,8 @@ def run_orientation(args: argparse.Namespace) -> int:
         from ..train.dataset import make_dataset
 
         with _bar(args)(desc="pages", unit="page") as bar:
-            summary = make_dataset(args.make_dataset, args.out, args.val_fraction, args.seed, progress=bar.update)
+            summary = make_dataset(args.make_dataset, args.out, args.val_fraction, getattr(args, "seed", 0),
+                                   progress=bar.update)
         print(f"wrote {summary.root}: train {summary.train_pages} pages ({summary.train_images} images), "
               f"val {summary.val_pages} pages ({summary.val_images} images)")
         return 0
@@ -145,11 +147,8 @@ def run_orientation(args: argparse.Namespace) -> int:
         config = _recipe_config(args)
     else:
         config = TrainConfig(
-        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, train_layers=args.train_layers, cached_views=args.cached_views, seed=args.seed,
-        threads=args.threads, base_model_dir=args.base_model_dir, name=args.name, restart=args.restart,
-        keep=tuple(args.keep), distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
-        keep_val_fraction=args.keep_val_fraction, views=args.views,
+            data=args.data, out=args.out, threads=args.threads, base_model_dir=args.base_model_dir, name=args.name,
+            restart=args.restart, keep=tuple(args.keep), **_given_settings(args),
         )
     result = train_orientation(config, bar=_bar(args))
     if result.base_val_accuracy is not None:
@@ -168,8 +167,18 @@ def run_orientation(args: argparse.Namespace) -> int:
             change = result.val_accuracy - result.base_val_accuracy
             accuracy += f", starting model {result.base_val_accuracy:.4f}: {change:+.4f}"
     print(f"exported epoch {result.best_epoch} (val accuracy {accuracy}; views {result.views}) to {result.model_dir}")
-    print(f"continue with more epochs: the same command with a larger --epochs (this run: {args.epochs})")
+    print(f"continue with more epochs: the same command with a larger --epochs (this run: {config.epochs})")
     return 0
+
+
+# The training settings of `pagefix train orientation`. Their options have no argparse default, so
+# `args` holds only those typed: the others come from TrainConfig's defaults, or from a recipe.
+_TRAIN_SETTINGS = ("epochs", "batch_size", "lr", "weight_decay", "train_layers", "cached_views", "distill_weight",
+                   "distill_temperature", "keep_val_fraction", "views", "seed")
+
+
+def _given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in _TRAIN_SETTINGS if hasattr(args, name)}
 
 
 def _recipe_config(args: argparse.Namespace) -> Any:
@@ -184,7 +193,8 @@ def _recipe_config(args: argparse.Namespace) -> Any:
     total = sum(s.count for s in chosen.train + chosen.keep)
     with _bar(args)(total=total, desc="rendering pages", unit="page") as bar:
         dataset, keep = prepare_recipe_data(chosen.name, work, progress=bar.update)
-    settings: dict[str, Any] = dict(chosen.settings)
+    # What the user typed wins over the recipe, so a finished recipe run continues with --epochs.
+    settings: dict[str, Any] = {**chosen.settings, **_given_settings(args)}
     return TrainConfig(data=str(dataset), out=str(out), keep=(str(keep), *args.keep), name=chosen.name,
                        threads=args.threads, restart=args.restart, **settings)
 
