@@ -39,10 +39,11 @@ def register(subparsers: Any) -> None:
     source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
     source.add_argument("--recipe", metavar="NAME",
                         help="train a named recipe (pagefix_doc_ori_v1: the multi-script model shipped in the package; "
-                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep; pagefix_doc_ori_v3: v2 with more "
-                        "generated keep pages): render its "
-                        "pages from their seeds into --work, make the dataset and train with the recipe's "
-                        "settings (an option typed here wins over the recipe's, e.g. a larger --epochs to continue a finished run); --keep folders are added to its keep pages")
+                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep; pagefix_doc_ori_v3 and _v4: v2 "
+                        "with more generated keep pages): render its pages from their seeds into --work, make "
+                        "the dataset and train with the recipe's settings (an option typed here wins over the "
+                        "recipe's, e.g. a larger --epochs to continue a finished run); --keep folders are added "
+                        "to its keep pages")
     orientation.add_argument("--work", metavar="DIR",
                              help="with --recipe: folder for the rendered pages and dataset (default: OUT_work "
                              "beside --out); reused when already complete")
