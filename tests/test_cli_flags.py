@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 
 import pytest
 
@@ -179,7 +180,7 @@ def test_a_close_boolean_is_suggested(capsys):
 
 
 def test_train_settings_typed_win_over_a_recipe_and_the_rest_come_from_train_config():
-    from pagefix.cli.train import _given_settings
+    from pagefix.cli.train import _TRAIN_SETTINGS, _given_settings
     from pagefix.train.trainer import TrainConfig
 
     typed = parse_args(["train", "orientation", "--recipe", "pagefix_doc_ori_v3", "--out", "m",
@@ -189,3 +190,14 @@ def test_train_settings_typed_win_over_a_recipe_and_the_rest_come_from_train_con
     # The help's stated defaults are TrainConfig's, which apply when nothing is typed.
     config = TrainConfig(data="d", out="m")
     assert (config.epochs, config.batch_size, config.lr, config.seed, config.views) == (10, 32, 0.01, 0, "default")
+    train = dict(_commands(build_parser()))[("train", "orientation")]
+    stated = {}
+    for action in train._actions:
+        found = re.search(r"\(default: ([^,)]+)", action.help or "")
+        if action.dest in _TRAIN_SETTINGS and found:
+            stated[action.dest] = found.group(1)
+    assert len(stated) == len(_TRAIN_SETTINGS) - 1  # --train_layers says "every layer (default)"
+    assert config.train_layers == "all"
+    for name, text in stated.items():
+        default = getattr(config, name)
+        assert (text == default) if isinstance(default, str) else float(text) == default, name
