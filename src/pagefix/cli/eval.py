@@ -7,9 +7,12 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .flags import add_pipeline_arguments, pipeline_kwargs
+
+if TYPE_CHECKING:
+    from ..models.orientation import OrientationClassifier
 
 __all__ = ["register", "run_orientation", "run_skew", "run_unwarping"]
 
@@ -90,6 +93,7 @@ def run_orientation(args: argparse.Namespace) -> int:
     from ..evaluation.datasets import ClassificationList, UprightFolder, open_orientation_source
     from ..evaluation.orientation import ClassifierScorer, Scorer, compare_orientation, format_comparison
     from ..evaluation.photo_orientation import PipelineScorer, TurnedPhotos
+    from ..models.store import REFERENCE_ORIENTATION_MODEL
     from ..pipeline.preprocessor import DocPreprocessor
 
     photos = str(args.data).lower().endswith(".csv")
@@ -98,6 +102,10 @@ def run_orientation(args: argparse.Namespace) -> int:
         kwargs["use_doc_unwarping"] = False  # pages are scored by the classifier alone
     pipeline = DocPreprocessor(**kwargs)
     classifier = pipeline.orientation_classifier
+    # The reference column is the reference's own model with its single view, whichever model
+    # pagefix runs (its default is not the reference's since pagefix_doc_ori_v5).
+    reference_kwargs = kwargs | {"doc_orientation_classify_model_name": REFERENCE_ORIENTATION_MODEL,
+                                 "doc_orientation_classify_model_dir": None, "orientation_views": "reference"}
     ours = pipeline.view_set.name if pipeline.config.reclassify_unwarped or not photos else f"{pipeline.view_set.name} (once)"
     scorers: dict[str, Scorer] = {}
     source: TurnedPhotos | ClassificationList | UprightFolder
@@ -106,8 +114,8 @@ def run_orientation(args: argparse.Namespace) -> int:
         if not args.no_reference:
             # The reference: its single view on the photo, one decision, every page unwarped.
             reference = DocPreprocessor(
-                **(kwargs | {"orientation_views": "reference", "reclassify_unwarped": False, "skip_flat_pages": False}),
-                orientation_classifier=classifier, unwarper=pipeline.unwarper,
+                **(reference_kwargs | {"reclassify_unwarped": False, "skip_flat_pages": False}),
+                orientation_classifier=_reference_classifier(classifier, reference_kwargs), unwarper=pipeline.unwarper,
             )
             scorers["reference"] = PipelineScorer(reference)
         scorers[ours] = PipelineScorer(pipeline)
@@ -115,7 +123,7 @@ def run_orientation(args: argparse.Namespace) -> int:
         splits = [s for s in args.split.split(",") if s]
         source = open_orientation_source(args.data, splits, pipeline.limits)
         if not args.no_reference and not pipeline.view_set.is_reference:
-            scorers["reference"] = ClassifierScorer(classifier, "reference")
+            scorers["reference"] = ClassifierScorer(_reference_classifier(classifier, reference_kwargs), "reference")
         scorers[ours] = ClassifierScorer(classifier, pipeline.view_set)
     with _progress(len(source), args, "page") as bar:
         reports = compare_orientation(
@@ -133,6 +141,16 @@ def run_orientation(args: argparse.Namespace) -> int:
         print(f"views: {ours}")
         print(report.format())
     return 1 if report.failures else 0
+
+
+def _reference_classifier(classifier: OrientationClassifier, reference_kwargs: dict[str, Any]) -> OrientationClassifier:
+    """The reference's orientation model: the one loaded when it is that, else loaded beside it."""
+    from ..models.store import REFERENCE_ORIENTATION_MODEL
+    from ..pipeline.preprocessor import DocPreprocessor
+
+    if classifier.name == REFERENCE_ORIENTATION_MODEL:
+        return classifier
+    return DocPreprocessor(**(reference_kwargs | {"use_doc_unwarping": False})).orientation_classifier
 
 
 def run_unwarping(args: argparse.Namespace) -> int:
