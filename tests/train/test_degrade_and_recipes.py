@@ -74,8 +74,7 @@ def test_a_missing_font_names_its_package(tmp_path):
         render_page_sets([page_set], tmp_path)
 
 
-@pytest.mark.parametrize("name", ["pagefix_doc_ori_v1", "pagefix_doc_ori_v2", "pagefix_doc_ori_v3",
-                                  "pagefix_doc_ori_v4"])
+@pytest.mark.parametrize("name", sorted(RECIPES))
 def test_the_recipes_keep_evaluation_apart_from_training(name):
     recipe = RECIPES[name]
     train_seeds = {s.seed for s in recipe.train + recipe.keep}

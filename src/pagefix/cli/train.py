@@ -38,9 +38,10 @@ def register(subparsers: Any) -> None:
     source.add_argument("--data", metavar="DIR", help="dataset in the reference classification format")
     source.add_argument("--make_dataset", metavar="UPRIGHT_DIR", help="folder of upright pages to make a dataset from")
     source.add_argument("--recipe", metavar="NAME",
-                        help="train a named recipe (pagefix_doc_ori_v1: the multi-script model shipped in the package; "
-                        "pagefix_doc_ori_v2: v1 with real keep pages given with --keep; pagefix_doc_ori_v3 and _v4: v2 "
-                        "with more generated keep pages): render its pages from their seeds into --work, make "
+                        help="train a named recipe (pagefix_doc_ori_v5: the default model shipped in the package; "
+                        "pagefix_doc_ori_v1: the first, opt-in; pagefix_doc_ori_v2: v1 with real keep pages given with "
+                        "--keep; pagefix_doc_ori_v3 and _v4: v2 with more generated keep pages; _v5: v4 at half the "
+                        "learning rate): render its pages from their seeds into --work, make "
                         "the dataset and train with the recipe's settings (an option typed here wins over the "
                         "recipe's, e.g. a larger --epochs to continue a finished run); --keep folders are added "
                         "to its keep pages")
