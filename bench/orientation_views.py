@@ -164,7 +164,7 @@ def accuracy_table(data: dict[str, object], candidates) -> dict[tuple[str, str],
 
 # -- the cascade ------------------------------------------------------------------------------
 
-CASCADE_MODELS = ("PP-LCNet_x1_0_doc_ori", "pagefix_doc_ori_v1")
+CASCADE_MODELS = ("PP-LCNet_x1_0_doc_ori", "pagefix_doc_ori_v1", "pagefix_doc_ori_v5")
 FULL_VIEWS = VIEW_SETS["full"].views
 FIRST_STAGE = VIEW_SETS["default"].first or ()
 STOPS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92)

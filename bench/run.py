@@ -36,7 +36,8 @@ UVDOC_GFLOP = 36.0  # per page at 712x488 (counted from the graph's Conv/MatMul 
 #: The reference's own pipeline in pagefix: every pagefix-only quality setting of
 #: pipeline/settings.py off (one centre-crop view, no flat-page probe, no second decision on the
 #: unwarped page, no deskew); keep_margin 0, fill_color unset and orientation_gate unset are
-#: already the reference's behaviour by default.
+#: already the reference's behaviour by default. The orientation model is the loaded one: pagefix's
+#: default and the reference's share one graph and input size, so the timing is the same.
 REFERENCE_EQUIVALENT: dict[str, object] = {
     "orientation_views": "reference", "skip_flat_pages": False, "reclassify_unwarped": False, "deskew": False,
 }

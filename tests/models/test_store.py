@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pagefix import ChecksumError, DocPreprocessor, ModelStoreError
-from pagefix.models import MODELS, ModelStore
+from pagefix.models import DEFAULT_MODELS, MODELS, ModelStore
 from pagefix.models.store import sha256_of
 
 
@@ -27,8 +27,9 @@ def cached() -> ModelStore:
 
 
 def test_cached_files_match_the_pinned_digests(cached):
-    orientation = cached.resolve("orientation")
-    assert sha256_of(orientation.path) == MODELS["PP-LCNet_x1_0_doc_ori"].sha256
+    for name in ("PP-LCNet_x1_0_doc_ori", DEFAULT_MODELS["orientation"]):
+        assert sha256_of(cached.resolve("orientation", name).path) == MODELS[name].sha256
+    assert cached.resolve("orientation").name == DEFAULT_MODELS["orientation"]
     unwarping = cached.resolve("unwarping", precision="fp16")
     assert sha256_of(unwarping.path) == MODELS["UVDoc"].sha256
     fp32 = cached.resolve("unwarping")
@@ -75,7 +76,7 @@ def test_missing_model_directory_is_a_clear_error(tmp_path):
 def test_import_an_onnx_file_for_machines_without_an_index(cached, tmp_path):
     home = ModelStore(tmp_path / "home")
     assert not home.cached("PP-LCNet_x1_0_doc_ori")
-    assert home.import_file(cached.resolve("orientation").path) == ["PP-LCNet_x1_0_doc_ori"]
+    assert home.import_file(cached.resolve("orientation", "PP-LCNet_x1_0_doc_ori").path) == ["PP-LCNet_x1_0_doc_ori"]
     assert home.cached("PP-LCNet_x1_0_doc_ori")
     config = yaml.safe_load((home.models_dir / "PP-LCNet_x1_0_doc_ori" / "pagefix.yml").read_text())
     assert config["task"] == "orientation" and config["preprocessing"]["labels"] == [0, 90, 180, 270]

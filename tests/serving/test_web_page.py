@@ -35,6 +35,7 @@ from support.web_page import (
 
 from pagefix.cli.main import main  # noqa: E402
 from pagefix.errors import ConfigError  # noqa: E402
+from pagefix.models import DEFAULT_MODELS  # noqa: E402
 from pagefix.serving import create_app  # noqa: E402
 from pagefix.serving.page import UI_ASSETS  # noqa: E402
 from pagefix.serving.settings import ServingSettings  # noqa: E402
@@ -337,7 +338,7 @@ def test_api_key_and_settings_on_a_phone_screen(pipeline) -> None:  # type: igno
         assert '"unwarping":false' in stored and "sesame" not in stored
         text = page.locator("[data-page]").inner_text()
         assert re.search(r"Stages run\s+orientation\s+Size", text), text  # unwarping was not asked for
-        assert re.search(r"Orientation model\s+PP-LCNet_x1_0_doc_ori\s", text), text
+        assert re.search(rf"Orientation model\s+{DEFAULT_MODELS['orientation']}\s", text), text
         # Nothing is wider than the phone's screen.
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert watch.foreign == [] and watch.errors == []

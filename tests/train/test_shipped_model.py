@@ -1,6 +1,6 @@
-"""The multi-script model shipped in the package (`pagefix_doc_ori_v1`, trained by
-`train/recipes.py`) on freshly generated pages of several scripts, right to left among them, in
-four turns, with the default views."""
+"""The multi-script models shipped in the package (`pagefix_doc_ori_v5`, the default, and
+`pagefix_doc_ori_v1`, both trained by `train/recipes.py`) on freshly generated pages of several
+scripts, right to left among them, in four turns, with the default views."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ FONTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pipeline():
+@pytest.fixture(scope="module", params=["pagefix_doc_ori_v5", "pagefix_doc_ori_v1"])
+def pipeline(request):
     return DocPreprocessor(device="cpu", use_doc_unwarping=False, cpu_threads=2,
-                           doc_orientation_classify_model_name="pagefix_doc_ori_v1")
+                           doc_orientation_classify_model_name=request.param)
 
 
 @pytest.mark.parametrize("script", sorted(FONTS))
@@ -41,4 +41,5 @@ def test_generated_pages_come_upright_in_four_turns(pipeline, script):
     turned = [turn_content(page, angle) for angle in (0, 90, 180, 270)]
     answers = [result.angle for result in pipeline.predict(turned)]
     assert answers == [0, 90, 180, 270], script
-    assert {result.to_dict()["angle_model"] for result in pipeline.predict(turned[:1])} == {"pagefix_doc_ori_v1"}
+    named = pipeline.orientation_classifier.name
+    assert {result.to_dict()["angle_model"] for result in pipeline.predict(turned[:1])} == {named}

@@ -39,8 +39,8 @@ The YAML, for reference::
     orientation_views: default       # pagefix: views voted on (reference = the reference's one view)
     reclassify_unwarped: True        # pagefix: decide the final turn again on the unwarped page
     SubModules:
-      DocOrientationClassify: {model_name: PP-LCNet_x1_0_doc_ori, model_dir: null, batch_size: 8,
-                               views: default, gate: null}                       # pagefix
+      DocOrientationClassify: {model_name: pagefix_doc_ori_v5, model_dir: null, batch_size: 8,
+                               views: default, gate: null}   # pagefix: model (reference: PP-LCNet_x1_0_doc_ori), views
       DocUnwarping: {model_name: UVDoc, model_dir: null,
                      max_warp_score: 2.0, max_identity_rms: 6.0, fill_color: null}   # pagefix
     cpu_backend: auto                # pagefix: onnxruntime pins ONNX Runtime fp32 (the reference's numbers)
@@ -230,8 +230,8 @@ class PipelineConfig:
     plus the `Limits:` and `Serving:` sections of its YAML."""
 
     doc_orientation_classify_model_name: str | None = setting(
-        None, "orientation model name (default: PP-LCNet_x1_0_doc_ori; pagefix_doc_ori_v1 is pagefix's "
-        "multi-script model, shipped in the package)", reference=True, metavar="NAME",
+        None, "orientation model name (default: pagefix_doc_ori_v5, pagefix's multi-script model shipped in "
+        "the package; PP-LCNet_x1_0_doc_ori is the reference's)", reference=True, metavar="NAME",
         yaml=(_ORIENTATION + "model_name",),
     )
     doc_orientation_classify_model_dir: str | None = setting(
@@ -330,7 +330,7 @@ class PipelineConfig:
     #: far better flat); off reproduces the reference's single decision.
     reclassify_unwarped: bool = setting(
         True, "decide the final turn again on the unwarped page (default: True; False and "
-        "--orientation_views reference reproduce the reference)", yaml=("reclassify_unwarped",),
+        "--orientation_views reference with the reference's model reproduce the reference)", yaml=("reclassify_unwarped",),
     )
     #: Straighten a flat page scanned a few degrees crooked by the exact rotation its text lines show
     #: (geometry/skew.py; docs: skew.md). Off leaves such pages as before.
