@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from support.pages import text_page
 
+from pagefix import DocPreprocessor
 from pagefix.cli.main import main
 from pagefix.errors import InputError
 from pagefix.evaluation import (
@@ -22,6 +23,8 @@ from pagefix.evaluation import (
     open_orientation_source,
 )
 from pagefix.evaluation.datasets import turn_content
+from pagefix.models import DEFAULT_MODELS
+from pagefix.models.store import REFERENCE_ORIENTATION_MODEL
 
 REAL_PAGES = ("tess__testing_eurotext.png", "publaynet__examples_PMC3576793_00004.jpg", "sroie_sel__024.jpg")
 RENDERED = (("text", 0), ("table", 1), ("receipt", 2))
@@ -125,3 +128,29 @@ def test_cli_table_for_a_dataset_split(tmp_path, capsys):
     assert main(["eval", "orientation", str(tmp_path), "--device", "cpu", "--cpu_threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "top-1 accuracy" in out and "confusion matrix" in out
+
+
+def test_the_reference_column_is_the_reference_model_whatever_the_pipeline_runs(tmp_path, capsys):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    # The page whose centre crop the reference's model reads wrong at every turn (measured; the
+    # default model, with the same single view, reads one turn right).
+    cv2.imwrite(str(folder / "page.png"), text_page(1, "columns", align=None))
+    assert main(["eval", "orientation", str(folder), "--json", "--worst", "4", "--cpu_threads", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    def worst(model: str, views: str) -> list[tuple[str, float]]:
+        classifier = DocPreprocessor(device="cpu", cpu_threads=2, use_doc_unwarping=False,
+                                     doc_orientation_classify_model_name=model).orientation_classifier
+        report = evaluate_orientation(UprightFolder(folder), ClassifierScorer(classifier, views), worst=4)
+        return [(w["name"], round(w["true_score"], 4)) for w in report.to_dict()["worst"]]
+
+    def column(report: dict) -> list[tuple[str, float]]:
+        return [(w["name"], round(w["true_score"], 4)) for w in report["worst"]]
+
+    assert DEFAULT_MODELS["orientation"] != REFERENCE_ORIENTATION_MODEL
+    assert column(printed) == worst(DEFAULT_MODELS["orientation"], "default")
+    assert column(printed["compared"]["reference"]) == worst(REFERENCE_ORIENTATION_MODEL, "reference")
+    assert printed["compared"]["reference"]["correct"] == 0
+    # The two models' single views differ on this page, so the column could not pass by chance.
+    assert worst(REFERENCE_ORIENTATION_MODEL, "reference") != worst(DEFAULT_MODELS["orientation"], "reference")
