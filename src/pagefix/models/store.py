@@ -93,7 +93,6 @@ _PP_LCNET_PREPROCESSING: dict[str, Any] = {
 }
 
 
-
 def _bundled_orientation_model(name: str, sha256: str, cascade_stop: float) -> ModelSpec:
     """An orientation model pagefix trained from PP-LCNet_x1_0_doc_ori, shipped in the package."""
     return ModelSpec(
