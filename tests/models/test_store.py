@@ -80,6 +80,8 @@ def test_import_an_onnx_file_for_machines_without_an_index(cached, tmp_path):
     assert home.cached("PP-LCNet_x1_0_doc_ori")
     config = yaml.safe_load((home.models_dir / "PP-LCNet_x1_0_doc_ori" / "pagefix.yml").read_text())
     assert config["task"] == "orientation" and config["preprocessing"]["labels"] == [0, 90, 180, 270]
+    with pytest.raises(ModelStoreError, match="ships inside pagefix: nothing to import"):
+        home.import_file(cached.resolve("orientation", DEFAULT_MODELS["orientation"]).path)
     stranger = tmp_path / "other.onnx"
     stranger.write_bytes(b"not a known model")
     with pytest.raises(ModelStoreError, match="none of the known models"):

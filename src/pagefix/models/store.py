@@ -293,6 +293,9 @@ class ModelStore:
                     imported.append(spec.name)
         else:
             digest = sha256_of(source)
+            shipped = [spec.name for spec in MODELS.values() if spec.directory is not None and spec.sha256 == digest]
+            if shipped:
+                raise ModelStoreError(f"{source} is {shipped[0]}, which ships inside pagefix: nothing to import")
             for spec in _fetched_models():
                 if spec.sha256 == digest:
                     with self._lock(spec.name):
