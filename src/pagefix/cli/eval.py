@@ -7,12 +7,9 @@ import argparse
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .flags import add_pipeline_arguments, pipeline_kwargs
-
-if TYPE_CHECKING:
-    from ..models.orientation import OrientationClassifier
 
 __all__ = ["register", "run_orientation", "run_skew", "run_unwarping"]
 
@@ -106,6 +103,7 @@ def run_orientation(args: argparse.Namespace) -> int:
     # pagefix runs (its default is not the reference's since pagefix_doc_ori_v5).
     reference_kwargs = kwargs | {"doc_orientation_classify_model_name": REFERENCE_ORIENTATION_MODEL,
                                  "doc_orientation_classify_model_dir": None, "orientation_views": "reference"}
+    same_model = classifier.name == REFERENCE_ORIENTATION_MODEL  # then it is shared, not loaded twice
     ours = pipeline.view_set.name if pipeline.config.reclassify_unwarped or not photos else f"{pipeline.view_set.name} (once)"
     scorers: dict[str, Scorer] = {}
     source: TurnedPhotos | ClassificationList | UprightFolder
@@ -115,7 +113,7 @@ def run_orientation(args: argparse.Namespace) -> int:
             # The reference: its single view on the photo, one decision, every page unwarped.
             reference = DocPreprocessor(
                 **(reference_kwargs | {"reclassify_unwarped": False, "skip_flat_pages": False}),
-                orientation_classifier=_reference_classifier(classifier, reference_kwargs), unwarper=pipeline.unwarper,
+                orientation_classifier=classifier if same_model else None, unwarper=pipeline.unwarper,
             )
             scorers["reference"] = PipelineScorer(reference)
         scorers[ours] = PipelineScorer(pipeline)
@@ -123,7 +121,8 @@ def run_orientation(args: argparse.Namespace) -> int:
         splits = [s for s in args.split.split(",") if s]
         source = open_orientation_source(args.data, splits, pipeline.limits)
         if not args.no_reference and not pipeline.view_set.is_reference:
-            scorers["reference"] = ClassifierScorer(_reference_classifier(classifier, reference_kwargs), "reference")
+            scorers["reference"] = ClassifierScorer(
+                classifier if same_model else DocPreprocessor(**reference_kwargs).orientation_classifier, "reference")
         scorers[ours] = ClassifierScorer(classifier, pipeline.view_set)
     with _progress(len(source), args, "page") as bar:
         reports = compare_orientation(
@@ -141,16 +140,6 @@ def run_orientation(args: argparse.Namespace) -> int:
         print(f"views: {ours}")
         print(report.format())
     return 1 if report.failures else 0
-
-
-def _reference_classifier(classifier: OrientationClassifier, reference_kwargs: dict[str, Any]) -> OrientationClassifier:
-    """The reference's orientation model: the one loaded when it is that, else loaded beside it."""
-    from ..models.store import REFERENCE_ORIENTATION_MODEL
-    from ..pipeline.preprocessor import DocPreprocessor
-
-    if classifier.name == REFERENCE_ORIENTATION_MODEL:
-        return classifier
-    return DocPreprocessor(**(reference_kwargs | {"use_doc_unwarping": False})).orientation_classifier
 
 
 def run_unwarping(args: argparse.Namespace) -> int:
