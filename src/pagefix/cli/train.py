@@ -133,8 +133,9 @@ def run_orientation(args: argparse.Namespace) -> int:
         from ..train.dataset import make_dataset
 
         with _bar(args)(desc="pages", unit="page") as bar:
-            summary = make_dataset(args.make_dataset, args.out, args.val_fraction, getattr(args, "seed", 0),
-                                   progress=bar.update)
+            # --seed has no argparse default (see _TRAIN_SETTINGS): untyped, make_dataset's own applies.
+            seed = {"seed": args.seed} if hasattr(args, "seed") else {}
+            summary = make_dataset(args.make_dataset, args.out, args.val_fraction, progress=bar.update, **seed)
         print(f"wrote {summary.root}: train {summary.train_pages} pages ({summary.train_images} images), "
               f"val {summary.val_pages} pages ({summary.val_images} images)")
         return 0
